@@ -1,0 +1,141 @@
+"""Audit log objects: gzip-compressed NDJSON, Hive-partitioned, keyed by content.
+
+Each change event becomes one JSON line (:func:`event_to_dict` gives its fields, in a fixed
+order). The lines of a batch are grouped by partition — table and the hour of the change's event
+time, in UTC — and each group becomes one object::
+
+    {prefix}table={T}/year={YYYY}/month={MM}/day={DD}/hour={HH}/{hash}.ndjson.gz
+
+where ``{hash}`` is the first 32 hex digits of the SHA-256 of the uncompressed NDJSON.
+
+A batch from one table within one hour (the usual case: the event source mapping delivers at
+most a few seconds of one shard) is therefore exactly one object; a batch that straddles an hour
+boundary is one object per hour. The key depends only on the lines, so a retried identical batch
+overwrites its own object instead of adding a duplicate. The gzip header carries no timestamp
+(``mtime=0``), so the bytes are deterministic too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ddbstream.core.decode import ChangeEvent
+from ddbstream.core.jsonenc import dumps
+
+CONTENT_TYPE = "application/x-ndjson"
+CONTENT_ENCODING = "gzip"
+GZIP_LEVEL = 6
+
+
+def event_time_iso(ev: ChangeEvent) -> str:
+    t = ev.event_time
+    if t.microsecond:
+        return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_to_dict(ev: ChangeEvent) -> dict[str, Any]:
+    """The audit line's fields (also the body of a notification)."""
+    return {
+        "event_id": ev.event_id,
+        "event_name": ev.event_name,
+        "table_name": ev.table_name,
+        "keys": ev.keys,
+        "new_image": ev.new_image,
+        "old_image": ev.old_image,
+        "added_attributes": ev.added,
+        "removed_attributes": ev.removed,
+        "changed_attributes": ev.changed,
+        "sequence_number": ev.sequence_number,
+        "event_time": event_time_iso(ev),
+        "approximate_creation_time": ev.approximate_creation_time,
+        "size_bytes": ev.size_bytes,
+        "stream_view_type": ev.stream_view_type,
+        "ttl_expiry": ev.ttl_expiry,
+        "aws_region": ev.aws_region,
+    }
+
+
+def event_to_line(ev: ChangeEvent) -> str:
+    """One NDJSON line (without the newline)."""
+    return dumps(event_to_dict(ev))
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    table: str
+    year: int
+    month: int
+    day: int
+    hour: int
+
+    @classmethod
+    def of(cls, ev: ChangeEvent) -> Partition:
+        t = ev.event_time
+        return cls(ev.table_name, t.year, t.month, t.day, t.hour)
+
+    def path(self) -> str:
+        return (
+            f"table={self.table}/year={self.year:04d}/month={self.month:02d}"
+            f"/day={self.day:02d}/hour={self.hour:02d}/"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditObject:
+    """One object to PUT: ``key``, gzip ``body``, and which batch records it holds."""
+
+    key: str
+    body: bytes
+    partition: Partition
+    indices: tuple[int, ...]
+    line_count: int
+    content_sha256: str
+
+    content_type: str = CONTENT_TYPE
+    content_encoding: str = CONTENT_ENCODING
+
+
+def build_audit_object(
+    prefix: str, partition: Partition, lines: Sequence[tuple[int, str]]
+) -> AuditObject:
+    """Build the object of one partition from ``(record index, line)`` pairs in stream order."""
+    data = ("\n".join(line for _, line in lines) + "\n").encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()
+    return AuditObject(
+        key=f"{prefix}{partition.path()}{digest[:32]}.ndjson.gz",
+        body=gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0),
+        partition=partition,
+        indices=tuple(i for i, _ in lines),
+        line_count=len(lines),
+        content_sha256=digest,
+    )
+
+
+def build_audit_objects(
+    prefix: str, items: Iterable[tuple[int, ChangeEvent, str]]
+) -> list[AuditObject]:
+    """Group ``(index, event, line)`` by partition (first appearance order), one object each."""
+    groups: dict[Partition, list[tuple[int, str]]] = {}
+    last_key: tuple[str, int, int, int, int] | None = None
+    last_part: Partition | None = None
+    for idx, ev, line in items:
+        t = ev.event_time
+        k = (ev.table_name, t.year, t.month, t.day, t.hour)
+        if k != last_key:
+            last_key, last_part = k, Partition(*k)
+        assert last_part is not None
+        groups.setdefault(last_part, []).append((idx, line))
+    return [build_audit_object(prefix, p, lines) for p, lines in groups.items()]
+
+
+def read_audit_body(body: bytes) -> list[dict[str, Any]]:
+    """Decompress and parse an audit object's body (for tests, demos and tools)."""
+    from ddbstream.core.jsonenc import loads
+
+    text = gzip.decompress(body).decode("utf-8")
+    return [loads(line) for line in text.splitlines() if line]

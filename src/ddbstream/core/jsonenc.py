@@ -1,0 +1,90 @@
+"""Compact JSON that keeps DynamoDB numbers exact.
+
+``json.dumps`` cannot write a :class:`~decimal.Decimal` as a number. Integral numbers are already
+``int`` (exact at any size); a non-integral ``Decimal`` whose value survives a trip through a
+float (up to 15 significant digits: nearly all real data) is written through the C encoder as
+that float. Only when some value would lose digits does the (slower) pure-Python encoder below
+write the whole document, with each such number as its exact decimal text.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any
+
+
+class _Inexact(Exception):
+    pass
+
+
+def _default(o: object) -> object:
+    if type(o) is Decimal:
+        f = float(o)
+        if Decimal(repr(f)) == o:
+            return f
+        raise _Inexact
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+_fast = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False
+).encode
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON text of ``obj`` (non-ASCII kept as is; numbers exact)."""
+    try:
+        return _fast(obj)
+    except _Inexact:
+        parts: list[str] = []
+        _slow(obj, parts.append)
+        return "".join(parts)
+
+
+def _slow(o: Any, out: Any) -> None:
+    t = type(o)
+    if t is str:
+        out(encode_basestring(o))
+    elif o is None:
+        out("null")
+    elif o is True:
+        out("true")
+    elif o is False:
+        out("false")
+    elif t is int:
+        out(int.__repr__(o))
+    elif t is Decimal:
+        if not o.is_finite():
+            raise ValueError(f"{o} is not a JSON number")
+        out(str(o))
+    elif t is float:
+        out(json.dumps(o, allow_nan=False))
+    elif isinstance(o, dict):
+        out("{")
+        first = True
+        for k, v in o.items():
+            if not first:
+                out(",")
+            first = False
+            out(encode_basestring(str(k)))
+            out(":")
+            _slow(v, out)
+        out("}")
+    elif isinstance(o, (list, tuple, set, frozenset)):
+        out("[")
+        for i, v in enumerate(o):
+            if i:
+                out(",")
+            _slow(v, out)
+        out("]")
+    else:
+        _slow(_default(o), out)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON keeping numbers exact: non-integral numbers become ``Decimal``."""
+    return json.loads(text, parse_float=Decimal)

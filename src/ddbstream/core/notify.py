@@ -1,0 +1,174 @@
+"""Notification messages for SNS: subject, JSON body, message attributes; PublishBatch chunks.
+
+Subjects follow the seed ("DynamoDB Activity: New Record Created", "... Record Modified",
+"... Record Removed"; a Time to Live deletion is "... Record Expired (TTL)"), always at most 100
+printable ASCII characters, as SNS requires.
+
+The body is the change's audit line (same fields as the audit log) plus ``rules``: the names of
+the rules that matched. If that would not fit in an SNS message, the images are left out and
+``images_omitted`` is true (the audit log has them).
+
+Message attributes, for SNS subscription filter policies:
+
+* ``eventName`` (String): INSERT / MODIFY / REMOVE
+* ``tableName`` (String)
+* ``ttlExpiry`` (String): "true" / "false"
+* ``rules`` (String.Array): names of the matching rules
+* each configured item attribute (``NOTIFICATION_ATTRIBUTES``, default ActivityType, UserId)
+  present with a scalar value in the new image (else the old image, else the keys): strings as
+  String, numbers as Number, booleans as String "true"/"false", lists of scalars as String.Array.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ddbstream.core.audit import event_to_dict
+from ddbstream.core.decode import ChangeEvent
+from ddbstream.core.jsonenc import dumps
+
+SUBJECT_MAX = 100
+MAX_BATCH_ENTRIES = 10  # SNS PublishBatch
+MAX_BATCH_BYTES = 256 * 1024  # SNS PublishBatch: all messages together
+MAX_ATTRIBUTES = 10  # SNS -> SQS delivery carries at most 10 message attributes
+BODY_LIMIT = 200 * 1024  # leaves room for subject and attributes within 256 KiB
+
+SUBJECTS = {
+    "INSERT": "DynamoDB Activity: New Record Created",
+    "MODIFY": "DynamoDB Activity: Record Modified",
+    "REMOVE": "DynamoDB Activity: Record Removed",
+}
+TTL_SUBJECT = "DynamoDB Activity: Record Expired (TTL)"
+
+_ATTR_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+_RESERVED = ("eventName", "tableName", "ttlExpiry", "rules")
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One SNS message. ``index`` is the batch record it reports."""
+
+    index: int
+    subject: str
+    message: str
+    attributes: dict[str, dict[str, str]]
+    group_id: str | None = None  # FIFO topics only
+    dedup_id: str | None = None
+
+    def size(self) -> int:
+        n = len(self.message.encode("utf-8")) + len(self.subject)
+        for name, a in self.attributes.items():
+            n += len(name) + len(a["DataType"]) + len(a["StringValue"].encode("utf-8"))
+        return n
+
+
+def subject_for(ev: ChangeEvent) -> str:
+    s = TTL_SUBJECT if ev.ttl_expiry else SUBJECTS[ev.event_name]
+    return clean_subject(s)
+
+
+def clean_subject(s: str) -> str:
+    """Printable ASCII, one line, at most 100 characters (SNS's rules for subjects)."""
+    s = "".join(c if " " <= c <= "~" else " " for c in s).strip()
+    if len(s) > SUBJECT_MAX:
+        s = s[: SUBJECT_MAX - 3].rstrip() + "..."
+    return s or "DynamoDB Activity"
+
+
+def _attr_value(v: Any) -> dict[str, str] | None:
+    t = type(v)
+    if t is str:
+        return {"DataType": "String", "StringValue": v} if v else None
+    if t is bool:
+        return {"DataType": "String", "StringValue": "true" if v else "false"}
+    if t is int or t is Decimal:
+        return {"DataType": "Number", "StringValue": str(v)}
+    if t is list and v and all(type(x) in (str, int, Decimal, bool) for x in v):
+        return {"DataType": "String.Array", "StringValue": dumps(v)}
+    return None
+
+
+def message_attributes(
+    ev: ChangeEvent, attribute_names: Sequence[str], rules: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    attrs: dict[str, dict[str, str]] = {
+        "eventName": {"DataType": "String", "StringValue": ev.event_name},
+        "tableName": {"DataType": "String", "StringValue": ev.table_name},
+        "ttlExpiry": {"DataType": "String", "StringValue": "true" if ev.ttl_expiry else "false"},
+    }
+    if rules:
+        attrs["rules"] = {"DataType": "String.Array", "StringValue": dumps(list(rules))}
+    for name in attribute_names:
+        if len(attrs) >= MAX_ATTRIBUTES:
+            break
+        if name in attrs or not _ATTR_NAME_RE.fullmatch(name):
+            continue
+        for image in (ev.new_image, ev.old_image, ev.keys):
+            if image is not None and name in image:
+                a = _attr_value(image[name])
+                if a is not None:
+                    attrs[name] = a
+                break
+    return attrs
+
+
+def build_notification(
+    index: int,
+    ev: ChangeEvent,
+    rules: Sequence[str],
+    attribute_names: Sequence[str],
+    line: str | None = None,
+    fifo: bool = False,
+) -> Notification:
+    """The message for one change. ``line`` is its audit line, reused for the body if given."""
+    names = dumps(list(rules))
+    if line is not None and line.endswith("}"):
+        message = f'{line[:-1]},"rules":{names}}}'
+    else:
+        d = event_to_dict(ev)
+        d["rules"] = list(rules)
+        message = dumps(d)
+    if len(message) > BODY_LIMIT // 4 and len(message.encode("utf-8")) > BODY_LIMIT:
+        d = event_to_dict(ev)
+        d["new_image"] = d["old_image"] = None
+        d["images_omitted"] = True
+        d["rules"] = list(rules)
+        message = dumps(d)
+        if len(message.encode("utf-8")) > BODY_LIMIT:  # enormous keys: keep only the essentials
+            message = dumps(
+                {k: d[k] for k in ("event_id", "event_name", "table_name", "sequence_number")}
+                | {"images_omitted": True, "keys_omitted": True, "rules": list(rules)}
+            )
+    group_id = dedup_id = None
+    if fifo:
+        # Changes of one item stay in order; retried changes are deduplicated by SNS.
+        group_id = hashlib.sha256(f"{ev.table_name}\n{dumps(ev.keys)}".encode()).hexdigest()[:64]
+        dedup_id = hashlib.sha256(ev.event_id.encode()).hexdigest()[:64]
+    return Notification(
+        index=index,
+        subject=subject_for(ev),
+        message=message,
+        attributes=message_attributes(ev, attribute_names, rules),
+        group_id=group_id,
+        dedup_id=dedup_id,
+    )
+
+
+def chunk_notifications(items: Iterable[Notification]) -> Iterator[list[Notification]]:
+    """Split into PublishBatch calls: at most 10 entries and 256 KiB per call, order kept."""
+    chunk: list[Notification] = []
+    size = 0
+    for n in items:
+        s = n.size()
+        if chunk and (len(chunk) >= MAX_BATCH_ENTRIES or size + s > MAX_BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(n)
+        size += s
+    if chunk:
+        yield chunk

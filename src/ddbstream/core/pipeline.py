@@ -1,0 +1,276 @@
+"""The batch pipeline: stream records in, per-record outcomes out.
+
+Pure logic. The effects go through three sinks (see the protocols below) that the handler backs
+with S3 and SNS and the tests and benchmark back with lists. A sink signals failure by raising
+(the pipeline catches any exception) or, for notifications, by returning the indices it could
+not deliver.
+
+Order of work and failure policy:
+
+1. Decode every record. A record that does not decode (a *poison* record) is written to the
+   quarantine sink with the raw record and the error; once quarantined it counts as handled and
+   does not block the shard. If the quarantine write fails, the record is a failure.
+2. Write the audit log: one object per partition (table, hour) holding every decoded change.
+   A failed write makes every record in that object a failure.
+3. Publish notifications for matching changes *before* the first failure so far (changes after
+   it will be delivered again by the retry, so publishing them now would only duplicate), in
+   PublishBatch chunks, stopping at the first chunk with a failure.
+4. ``failures``: the sequence numbers of every record from the first one whose effects were not
+   all delivered, in stream order. Lambda checkpoints before the lowest and retries from there.
+
+Before every sink call the pipeline asks ``should_stop()``; once it says yes (the invocation is
+running out of time) nothing more is attempted and the undelivered rest is reported as failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ddbstream.core.audit import AuditObject, build_audit_objects, event_to_line
+from ddbstream.core.decode import ChangeEvent, DecodeError, decode_record
+from ddbstream.core.jsonenc import dumps
+from ddbstream.core.notify import Notification, build_notification, chunk_notifications
+from ddbstream.core.rules import DEFAULT_RULES, RuleSet
+
+
+class AuditSink(Protocol):
+    def write(self, obj: AuditObject) -> None: ...
+
+
+class QuarantineSink(Protocol):
+    def write(self, obj: QuarantineObject) -> None: ...
+
+
+class NotificationSink(Protocol):
+    def publish(self, batch: Sequence[Notification]) -> Sequence[int]:
+        """Publish up to 10 messages; return the ``index`` of each message that failed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    audit_prefix: str = "audit-logs/"
+    quarantine_prefix: str = "quarantine/"
+    rules: RuleSet = DEFAULT_RULES
+    notification_attributes: tuple[str, ...] = ("ActivityType", "UserId")
+    fifo_topic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineObject:
+    key: str
+    body: bytes
+    index: int
+    error: str
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one record of the batch."""
+
+    index: int
+    sequence_number: str | None
+    status: str  # "delivered" | "quarantined" | "failed"
+    reason: str | None = None
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome]
+    events: list[ChangeEvent]
+    audit_objects: list[AuditObject] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    quarantined: list[QuarantineObject] = field(default_factory=list)
+    changes_by_event: Counter[str] = field(default_factory=Counter)
+    audit_objects_written: int = 0
+    notifications_sent: int = 0
+    records_quarantined: int = 0
+    errors: list[str] = field(default_factory=list)
+    stopped_early: bool = False
+    first_failure: int | None = None
+
+    @property
+    def failures(self) -> list[str]:
+        """Sequence numbers to report in ``batchItemFailures`` (stream order)."""
+        if self.first_failure is None:
+            return []
+        return [o.sequence_number for o in self.outcomes[self.first_failure :] if o.sequence_number]
+
+    @property
+    def changes(self) -> int:
+        return sum(self.changes_by_event.values())
+
+
+def _raw_sequence_number(record: Any) -> str | None:
+    try:
+        seq = record["dynamodb"]["SequenceNumber"]
+    except (KeyError, TypeError, IndexError):
+        return None
+    return seq if isinstance(seq, str) and seq else None
+
+
+def build_quarantine_object(prefix: str, index: int, record: Any, error: str) -> QuarantineObject:
+    """Raw record plus error, keyed by the record's content (a retry overwrites, no duplicate)."""
+    try:
+        raw_text = dumps(record)
+        raw: Any = record
+    except (TypeError, ValueError):  # not even JSON-serialisable: keep its repr
+        raw = repr(record)
+        raw_text = dumps(raw)
+    digest = hashlib.sha256(raw_text.encode("utf-8")).hexdigest()[:32]
+    table = "_unknown"
+    if isinstance(record, dict) and isinstance(record.get("eventSourceARN"), str):
+        arn = record["eventSourceARN"]
+        name = arn.partition(":table/")[2].split("/", 1)[0]
+        if name and all(c.isalnum() or c in "_.-" for c in name):
+            table = name
+    seq = _raw_sequence_number(record)
+    body = dumps(
+        {
+            "error": error,
+            "sequence_number": seq,
+            "event_source_arn": record.get("eventSourceARN") if isinstance(record, dict) else None,
+            "record": raw,
+        }
+    )
+    return QuarantineObject(
+        key=f"{prefix}table={table}/{digest}.json",
+        body=body.encode("utf-8"),
+        index=index,
+        error=error,
+    )
+
+
+def process_batch(
+    records: Sequence[Any],
+    *,
+    config: PipelineConfig,
+    audit: AuditSink,
+    notifier: NotificationSink,
+    quarantine: QuarantineSink,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_change: Callable[[int, ChangeEvent], None] | None = None,
+) -> BatchResult:
+    n = len(records)
+    seqs: list[str | None] = [None] * n
+    status: list[str] = ["pending"] * n
+    reason: list[str | None] = [None] * n
+    events: list[tuple[int, ChangeEvent, str]] = []
+    poison: list[tuple[int, str]] = []
+    result = BatchResult(outcomes=[], events=[])
+    by_event = result.changes_by_event
+
+    # 1. decode
+    for i, rec in enumerate(records):
+        try:
+            ev = decode_record(rec)
+            line = event_to_line(ev)
+        except DecodeError as exc:
+            poison.append((i, str(exc)))
+            seqs[i] = _raw_sequence_number(rec)
+            continue
+        except Exception as exc:  # a bug must not lose the record: quarantine it too
+            poison.append((i, f"{type(exc).__name__}: {exc}"))
+            seqs[i] = _raw_sequence_number(rec)
+            continue
+        seqs[i] = ev.sequence_number
+        events.append((i, ev, line))
+        result.events.append(ev)
+        by_event[ev.event_name] += 1
+        if on_change is not None:
+            on_change(i, ev)
+
+    def fail(i: int, why: str) -> None:
+        status[i] = "failed"
+        reason[i] = why
+
+    # quarantine poison records
+    for i, err in poison:
+        if should_stop():
+            result.stopped_early = True
+            fail(i, "not attempted: invocation running out of time")
+            continue
+        q = build_quarantine_object(config.quarantine_prefix, i, records[i], err)
+        try:
+            quarantine.write(q)
+        except Exception as exc:
+            fail(i, f"quarantine write failed: {exc}")
+            result.errors.append(f"quarantine write {q.key}: {exc}")
+            continue
+        status[i] = "quarantined"
+        reason[i] = err
+        result.quarantined.append(q)
+        result.records_quarantined += 1
+
+    # 2. audit log
+    objects = build_audit_objects(config.audit_prefix, events)
+    result.audit_objects = objects
+    for obj in objects:
+        if should_stop():
+            result.stopped_early = True
+            for i in obj.indices:
+                fail(i, "not attempted: invocation running out of time")
+            continue
+        try:
+            audit.write(obj)
+        except Exception as exc:
+            result.errors.append(f"audit write {obj.key}: {exc}")
+            for i in obj.indices:
+                fail(i, f"audit write failed: {exc}")
+            continue
+        result.audit_objects_written += 1
+
+    # 3. notifications, for changes before the first failure so far
+    cut = next((i for i in range(n) if status[i] == "failed"), n)
+    pending: list[Notification] = []
+    for i, ev, line in events:
+        if i >= cut:
+            break
+        matched = config.rules.match(ev)
+        if matched:
+            pending.append(
+                build_notification(
+                    i, ev, matched, config.notification_attributes, line, config.fifo_topic
+                )
+            )
+    result.notifications = pending
+    chunks = list(chunk_notifications(pending))
+    for c, chunk in enumerate(chunks):
+        if should_stop():
+            result.stopped_early = True
+            for rest in chunks[c:]:
+                for m in rest:
+                    fail(m.index, "not attempted: invocation running out of time")
+            break
+        try:
+            failed = set(notifier.publish(chunk))
+        except Exception as exc:
+            result.errors.append(f"publish: {exc}")
+            failed = {m.index for m in chunk}
+            why = f"notification failed: {exc}"
+        else:
+            why = "notification failed"
+        result.notifications_sent += sum(1 for m in chunk if m.index not in failed)
+        if failed:
+            for m in chunk:
+                if m.index in failed:
+                    fail(m.index, why)
+            break  # later changes will be retried from the first failure: don't duplicate
+
+    # 4. outcomes: everything from the first failure on is retried; the rest is delivered
+    first = next((i for i in range(n) if status[i] == "failed"), None)
+    for i in range(n):
+        if first is not None and i >= first:
+            if status[i] != "failed":
+                status[i] = "failed"
+                reason[i] = "after an earlier failure in the batch: retried with it"
+        elif status[i] == "pending":
+            status[i] = "delivered"
+    result.first_failure = first
+    result.outcomes = [Outcome(i, seqs[i], status[i], reason[i]) for i in range(n)]
+    return result
