@@ -88,6 +88,7 @@ class BatchResult:
     quarantined: list[QuarantineObject] = field(default_factory=list)
     changes_by_event: Counter[str] = field(default_factory=Counter)
     audit_objects_written: int = 0
+    audit_keys_written: list[str] = field(default_factory=list)
     notifications_sent: int = 0
     records_quarantined: int = 0
     errors: list[str] = field(default_factory=list)
@@ -224,6 +225,7 @@ def process_batch(
                 fail(i, f"audit write failed: {exc}")
             continue
         result.audit_objects_written += 1
+        result.audit_keys_written.append(obj.key)
 
     # 3. notifications, for changes before the first failure so far
     cut = next((i for i in range(n) if status[i] == "failed"), n)
