@@ -1,0 +1,46 @@
+"""The local Lambda runtime: executes DynamoDB stream event source mappings like Lambda.
+
+moto's server (:mod:`ddbstream.local.emulator`) stores tables, streams, functions and event
+source mappings but does not run them. :class:`Runtime` does, with AWS's semantics, for every
+mapping whose source is a DynamoDB stream:
+
+- shard discovery; ``StartingPosition`` ``LATEST`` / ``TRIM_HORIZON``; polling each shard about
+  four times a second when idle and at once while records remain;
+- ``BatchSize`` (up to 10,000), ``MaximumBatchingWindowInSeconds``, the 6 MB payload limit;
+- the event exactly as Lambda sends it (:func:`.events.lambda_record`);
+- function errors and timeouts; ``ReportBatchItemFailures``; ``BisectBatchOnFunctionError``;
+  ``MaximumRetryAttempts``; ``MaximumRecordAgeInSeconds``; the on-failure record to an SQS
+  queue or SNS topic (:func:`.events.failure_record`); see :mod:`.batching`;
+- ``ParallelizationFactor`` 1-10 (a key always in the same lane, per-key order kept);
+- ``FilterCriteria`` (:mod:`.filtering`); ``Enabled`` honoured when it changes (the mappings are
+  listed again every ``refresh_interval``: new ones start, deleted ones stop);
+- checkpoints persisted in ``state_dir`` (:mod:`.checkpoints`): a new ``Runtime`` over the same
+  emulator state resumes where the last one stopped, nothing processed twice, nothing skipped.
+
+The function runs from the code deployed to the emulator (read from moto's Lambda backend in
+this process, unzipped once per code hash under ``state_dir/code``), in warm worker
+subprocesses (:mod:`.worker`) with the handler, environment, memory and timeout of its
+configuration, ``AWS_ENDPOINT_URL`` pointing at the emulator, and a Lambda-like context. A
+changed configuration or code gets a fresh worker on the next invocation; a timeout kills the
+worker. The function's output goes to its log group ``/aws/lambda/<name>`` (START / END /
+REPORT lines as Lambda writes them) and the AWS/Lambda metrics ``Invocations``, ``Errors``,
+``Duration`` and ``IteratorAge`` to the emulator's CloudWatch.
+
+Usage::
+
+    from ddbstream.local import emulator
+    from ddbstream.local.runtime import Runtime
+
+    emu = emulator.start()
+    # ... terraform apply / boto3: table with stream, function, event source mapping ...
+    rt = Runtime(emu.endpoint, ".ddbstream/state", region="us-east-1", on_event=print)
+    rt.start()            # background threads
+    rt.wait_idle(30)      # for tests and demos: every shard caught up, nothing in flight
+    rt.stop()             # finish (or abandon, unchecked) in-flight batches; checkpoints kept
+
+``Runtime`` is also a context manager (``with Runtime(...) as rt:``).
+"""
+
+from .runtime import Runtime
+
+__all__ = ["Runtime"]

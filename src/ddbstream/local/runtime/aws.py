@@ -1,0 +1,281 @@
+"""The boto3 edge of the runtime: function configuration and code, logs, metrics, destinations.
+
+Kept thin on purpose; the decisions live in :mod:`.batching`, :mod:`.events` and
+:mod:`.filtering`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .worker import InvokeResult, WorkerSpec
+
+log = logging.getLogger("ddbstream.local.runtime")
+
+DUMMY_KEY = "testing"
+
+
+def make_session_clients(endpoint: str, region: str) -> Any:
+    return _Clients(endpoint, region)
+
+
+class _Clients:
+    """boto3 clients bound to the emulator (thread-safe; created once)."""
+
+    def __init__(self, endpoint: str, region: str) -> None:
+        self.endpoint = endpoint
+        self.region = region
+        session = boto3.session.Session()
+        cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
+        kw = dict(
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id=DUMMY_KEY,
+            aws_secret_access_key=DUMMY_KEY,
+            config=cfg,
+        )
+        self.lambda_ = session.client("lambda", **kw)
+        self.streams = session.client("dynamodbstreams", **kw)
+        self.logs = session.client("logs", **kw)
+        self.cloudwatch = session.client("cloudwatch", **kw)
+        self.sqs = session.client("sqs", **kw)
+        self.sns = session.client("sns", **kw)
+
+
+def split_arn(arn: str) -> tuple[str, str, str, str]:
+    """(service, region, account, resource) of an ARN."""
+    parts = arn.split(":", 5)
+    return parts[2], parts[3], parts[4], parts[5]
+
+
+class FunctionNotAvailable(Exception):
+    """The function (or its code) cannot be found: an error before invocation."""
+
+
+class FunctionSource:
+    """The deployed function: its configuration (boto3) and the code bytes of the emulator."""
+
+    def __init__(self, clients: _Clients, state_dir: Path) -> None:
+        self.clients = clients
+        self.code_root = state_dir / "code"
+        self.code_root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def configuration(self, function_arn: str) -> dict[str, Any]:
+        try:
+            return self.clients.lambda_.get_function_configuration(FunctionName=function_arn)
+        except ClientError as e:
+            raise FunctionNotAvailable(f"{function_arn}: {e}") from e
+
+    def code_bytes(self, function_arn: str) -> bytes:
+        _, region, account, _ = split_arn(function_arn)
+        try:
+            from moto.awslambda.utils import get_backend
+
+            fn = get_backend(account, region).get_function(function_arn)
+            code = getattr(fn, "code_bytes", b"")
+            if code:
+                return bytes(code)
+        except Exception as e:  # not in this process, or unknown to moto
+            log.debug("code of %s not found in process: %s", function_arn, e)
+        try:
+            loc = self.clients.lambda_.get_function(FunctionName=function_arn)["Code"]["Location"]
+            with urllib.request.urlopen(loc, timeout=10) as resp:
+                return bytes(resp.read())
+        except Exception as e:
+            raise FunctionNotAvailable(f"{function_arn}: code not available ({e})") from e
+
+    def code_dir(self, function_arn: str) -> tuple[str, str]:
+        """(directory of the unzipped code, its sha256 hex); one directory per code hash."""
+        data = self.code_bytes(function_arn)
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.code_root / digest
+        with self._lock:
+            if not target.is_dir():
+                tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}.", dir=self.code_root))
+                try:
+                    with zipfile.ZipFile(io.BytesIO(data)) as z:
+                        z.extractall(tmp)
+                    os.replace(tmp, target)
+                except zipfile.BadZipFile as e:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise FunctionNotAvailable(f"{function_arn}: code is not a zip") from e
+                except OSError:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    if not target.is_dir():
+                        raise
+        return str(target), digest
+
+    def worker_spec(self, function_arn: str) -> tuple[WorkerSpec, dict[str, str]]:
+        cfg = self.configuration(function_arn)
+        code_dir, _ = self.code_dir(cfg["FunctionArn"])
+        env_vars = dict((cfg.get("Environment") or {}).get("Variables") or {})
+        name = cfg["FunctionName"]
+        spec = WorkerSpec(
+            function_name=name,
+            function_arn=cfg["FunctionArn"],
+            code_dir=code_dir,
+            handler=cfg.get("Handler") or "",
+            timeout_s=float(cfg.get("Timeout") or 3),
+            memory_mb=int(cfg.get("MemorySize") or 128),
+            environment=tuple(sorted(env_vars.items())),
+            code_sha256=cfg.get("CodeSha256", ""),
+            last_modified=cfg.get("LastModified", ""),
+            log_group=f"/aws/lambda/{name}",
+        )
+        return spec, self._environment(spec, env_vars, cfg)
+
+    def _environment(
+        self, spec: WorkerSpec, env_vars: dict[str, str], cfg: dict[str, Any]
+    ) -> dict[str, str]:
+        region = self.clients.region
+        env: dict[str, str] = {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        env.update({str(k): str(v) for k, v in env_vars.items()})
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self.clients.endpoint,
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+                "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+                "AWS_SESSION_TOKEN": DUMMY_KEY,
+                "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": _new_stream_name(),
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.get('Runtime') or 'python3.12'}",
+                "LAMBDA_TASK_ROOT": spec.code_dir,
+                "_HANDLER": spec.handler,
+                "_DDBSTREAM_FUNCTION_ARN": spec.function_arn,
+            }
+        )
+        return env
+
+
+def _new_stream_name() -> str:
+    from .worker import log_stream_name
+
+    return log_stream_name()
+
+
+class Telemetry:
+    """The function's CloudWatch Logs and AWS/Lambda metrics, written to the emulator."""
+
+    def __init__(self, clients: _Clients) -> None:
+        self.clients = clients
+        self._lock = threading.Lock()
+        self._streams: set[tuple[str, str]] = set()
+
+    def _ensure_stream(self, group: str, stream: str) -> None:
+        with self._lock:
+            if (group, stream) in self._streams:
+                return
+        with contextlib.suppress(ClientError):
+            self.clients.logs.create_log_group(logGroupName=group)
+        with contextlib.suppress(ClientError):
+            self.clients.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        with self._lock:
+            self._streams.add((group, stream))
+
+    def invocation(
+        self,
+        spec: WorkerSpec,
+        stream: str,
+        result: InvokeResult,
+    ) -> None:
+        """START / the function's lines / END / REPORT, as Lambda writes them."""
+        rid = result.request_id
+        t = result.started
+        events: list[tuple[float, str]] = list(result.init_logs)
+        events.append((t, f"START RequestId: {rid} Version: $LATEST"))
+        events.extend(result.logs)
+        end = t + result.duration_ms / 1000
+        if result.timed_out:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(end))
+            msg = f"{stamp}.000Z {rid} Task timed out after {spec.timeout_s:.2f} seconds"
+            events.append((end, msg))
+        events.append((end, f"END RequestId: {rid}"))
+        report = (
+            f"REPORT RequestId: {rid}\tDuration: {result.duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, int(-(-result.duration_ms // 1)))} ms\t"
+            f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {spec.memory_mb} MB"
+        )
+        if result.init_ms is not None:
+            report += f"\tInit Duration: {result.init_ms:.2f} ms"
+        events.append((end, report))
+        self.put_logs(spec.log_group, stream, events)
+
+    def put_logs(self, group: str, stream: str, events: list[tuple[float, str]]) -> None:
+        if not events:
+            return
+        try:
+            self._ensure_stream(group, stream)
+            batch = [
+                {"timestamp": int(ts * 1000), "message": msg or " "}
+                for ts, msg in sorted(events, key=lambda e: e[0])
+            ]
+            for i in range(0, len(batch), 1000):
+                self.clients.logs.put_log_events(
+                    logGroupName=group, logStreamName=stream, logEvents=batch[i : i + 1000]
+                )
+        except (ClientError, BotoCoreError) as e:
+            log.warning("could not write logs of %s: %s", group, e)
+
+    def metrics(self, function_name: str, data: list[tuple[str, float, str]]) -> None:
+        """Put AWS/Lambda metrics: (name, value, unit) with dimension FunctionName."""
+        if not data:
+            return
+        try:
+            self.clients.cloudwatch.put_metric_data(
+                Namespace="AWS/Lambda",
+                MetricData=[
+                    {
+                        "MetricName": name,
+                        "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
+                        "Value": float(value),
+                        "Unit": unit,
+                    }
+                    for name, value, unit in data
+                ],
+            )
+        except (ClientError, BotoCoreError) as e:
+            log.warning("could not put metrics of %s: %s", function_name, e)
+
+
+def send_to_destination(clients: _Clients, destination_arn: str, document: dict[str, Any]) -> None:
+    """Send an on-failure record to an SQS queue or SNS topic (raises on failure)."""
+    service, _, account, resource = split_arn(destination_arn)
+    body = json.dumps(document)
+    if service == "sqs":
+        url = clients.sqs.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)[
+            "QueueUrl"
+        ]
+        clients.sqs.send_message(QueueUrl=url, MessageBody=body)
+    elif service == "sns":
+        clients.sns.publish(TopicArn=destination_arn, Message=body)
+    else:
+        raise ValueError(f"unsupported on-failure destination: {destination_arn}")

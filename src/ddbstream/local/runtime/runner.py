@@ -1,0 +1,529 @@
+"""Threads that execute one event source mapping: a reader per shard and its lanes.
+
+- The **reader** polls its shard (``GetRecords``) about four times a second when idle and at
+  once while records remain, converts records to Lambda's format, applies the filter criteria
+  (a record that matches no filter is done at once), and deals each remaining record to a lane
+  by a hash of its partition key.
+- Each **lane** (``ParallelizationFactor`` of them per shard) forms batches in order
+  (``BatchSize``, ``MaximumBatchingWindowInSeconds``, 6 MB), invokes the function, and applies
+  :func:`.batching.decide`. Lanes run concurrently; a key always lands in the same lane, so its
+  changes are processed in order.
+- :class:`.batching.ShardProgress` turns finished records into the shard's checkpoint, persisted
+  by :class:`.checkpoints.CheckpointStore` after every change.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import aws
+from .batching import Outcome, Segment, Settings, ShardProgress, decide, expired
+from .checkpoints import CheckpointStore, ShardCheckpoint
+from .events import Discard, StreamRecord, event_payload, failure_record, stream_record, take_batch
+from .filtering import FilterPatternError, matches_any, parse_patterns
+from .worker import WorkerPool
+
+log = logging.getLogger("ddbstream.local.runtime")
+
+_ABORTED = object()
+
+
+@dataclass
+class Services:
+    """What every runner shares."""
+
+    clients: Any
+    functions: aws.FunctionSource
+    telemetry: aws.Telemetry
+    pool: WorkerPool
+    store: CheckpointStore
+    clock: Callable[[], float] = time.time
+    poll_interval: float = 0.25
+    retry_delay: float = 0.0
+    not_available_delay: float = 1.0
+    on_event: Callable[[dict[str, Any]], None] | None = None
+    stats: dict[str, collections.Counter[str]] = field(default_factory=dict)
+    stats_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def emit(self, event: dict[str, Any]) -> None:
+        uuid_ = event.get("mapping")
+        kind = event.get("type", "")
+        if uuid_:
+            with self.stats_lock:
+                c = self.stats.setdefault(uuid_, collections.Counter())
+                c[kind] += 1
+                if kind == "invoke":
+                    c["records_invoked"] += int(event.get("batch_size", 0))
+                    if event.get("error"):
+                        c["errors"] += 1
+                if kind == "discard":
+                    c["records_discarded"] += int(event.get("batch_size", 0))
+                if kind == "filtered":
+                    c["records_filtered"] += int(event.get("count", 0))
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("on_event callback failed")
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    uuid: str
+    function_arn: str
+    stream_arn: str
+    starting_position: str
+    settings: Settings
+    filter_criteria: str  # JSON text, for change detection
+    destination: str | None
+
+    @classmethod
+    def from_api(cls, m: dict[str, Any]) -> MappingConfig:
+        dest = ((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        return cls(
+            uuid=m["UUID"],
+            function_arn=m["FunctionArn"],
+            stream_arn=m["EventSourceArn"],
+            starting_position=m.get("StartingPosition") or "TRIM_HORIZON",
+            settings=Settings.from_mapping(m),
+            filter_criteria=json.dumps(m.get("FilterCriteria") or {}, sort_keys=True),
+            destination=dest or None,
+        )
+
+    @property
+    def restart_key(self) -> tuple[Any, ...]:
+        """Changes to these restart the mapping's threads (checkpoints are kept)."""
+        return (
+            self.function_arn,
+            self.stream_arn,
+            self.starting_position,
+            self.settings.parallelization_factor,
+        )
+
+    @property
+    def function_name(self) -> str:
+        return aws.split_arn(self.function_arn)[3].split(":")[1]
+
+
+class MappingRunner:
+    def __init__(self, cfg: MappingConfig, services: Services) -> None:
+        self.cfg = cfg
+        self.services = services
+        self.stopping = threading.Event()
+        self.shards: dict[str, ShardRunner] = {}
+        self.hash_key: str | None = None
+        self._patterns: list[dict[str, Any]] = []
+        self._patterns_src: str | None = None
+        self._lock = threading.Lock()
+        self.update(cfg)
+
+    # -- configuration -------------------------------------------------------------------
+    def update(self, cfg: MappingConfig) -> None:
+        with self._lock:
+            self.cfg = cfg
+            if cfg.filter_criteria != self._patterns_src:
+                try:
+                    self._patterns = parse_patterns(json.loads(cfg.filter_criteria))
+                except FilterPatternError as e:
+                    log.warning("mapping %s: %s; no record matches", cfg.uuid, e)
+                    self._patterns = [{"\u0000never": [{"exists": True}]}]
+                self._patterns_src = cfg.filter_criteria
+        for shard in list(self.shards.values()):
+            shard.wake()
+
+    @property
+    def settings(self) -> Settings:
+        return self.cfg.settings
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        with self._lock:
+            patterns = self._patterns
+        try:
+            return matches_any(patterns, record)
+        except FilterPatternError as e:
+            log.warning("mapping %s: %s", self.cfg.uuid, e)
+            return False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def discover_shards(self) -> None:
+        """Start a runner for every shard of the stream not running yet."""
+        if self.stopping.is_set():
+            return
+        try:
+            desc = self.services.clients.streams.describe_stream(StreamArn=self.cfg.stream_arn)
+        except (ClientError, BotoCoreError) as e:
+            log.warning("mapping %s: cannot describe %s: %s", self.cfg.uuid, self.cfg.stream_arn, e)
+            return
+        sd = desc["StreamDescription"]
+        for k in sd.get("KeySchema") or []:
+            if k.get("KeyType") == "HASH":
+                self.hash_key = k["AttributeName"]
+        for shard in sd.get("Shards") or []:
+            sid = shard["ShardId"]
+            if sid not in self.shards:
+                runner = ShardRunner(self, sid)
+                self.shards[sid] = runner
+                runner.start()
+
+    def stop(self, grace: float) -> None:
+        self.stopping.set()
+        for s in list(self.shards.values()):
+            s.wake()
+        deadline = time.monotonic() + grace
+        for s in list(self.shards.values()):
+            s.join(max(0.0, deadline - time.monotonic()))
+
+    def idle_since(self, t0: float) -> bool:
+        return bool(self.shards) and all(s.idle_since(t0) for s in self.shards.values())
+
+    # -- invocation ----------------------------------------------------------------------
+    def invoke(self, records: list[StreamRecord]) -> Outcome | object | None:
+        """Invoke the function with ``records``; None: could not invoke (function missing)."""
+        svc = self.services
+        cfg = self.cfg
+        try:
+            spec, env = svc.functions.worker_spec(cfg.function_arn)
+        except (aws.FunctionNotAvailable, ClientError, BotoCoreError) as e:
+            svc.emit({"type": "error", "mapping": cfg.uuid, "message": str(e)})
+            return None
+        try:
+            worker = svc.pool.acquire(spec, env)
+        except RuntimeError:
+            return _ABORTED
+        request_id = str(uuid.uuid4())
+        result = worker.invoke(event_payload(records), request_id)
+        svc.pool.release(worker)
+        if result.aborted:
+            return _ABORTED
+        svc.telemetry.invocation(spec, worker.log_stream, result)
+        age_ms = max(0.0, (svc.clock() - records[-1].created) * 1000)
+        svc.telemetry.metrics(
+            spec.function_name,
+            [
+                ("Invocations", 1, "Count"),
+                ("Errors", 0 if result.ok else 1, "Count"),
+                ("Duration", result.duration_ms, "Milliseconds"),
+                ("IteratorAge", age_ms, "Milliseconds"),
+            ],
+        )
+        svc.emit(
+            {
+                "type": "invoke",
+                "mapping": cfg.uuid,
+                "function": spec.function_name,
+                "request_id": request_id,
+                "batch_size": len(records),
+                "first_sequence_number": records[0].seq,
+                "last_sequence_number": records[-1].seq,
+                "duration_ms": round(result.duration_ms, 2),
+                "error": (result.error or {}).get("errorType") if not result.ok else None,
+            }
+        )
+        return Outcome(payload=result.payload, error=None if result.ok else result.error)
+
+    def send_failure(self, shard_id: str, discard: Discard) -> None:
+        svc = self.services
+        cfg = self.cfg
+        svc.emit(
+            {
+                "type": "discard",
+                "mapping": cfg.uuid,
+                "condition": discard.condition,
+                "batch_size": len(discard.records),
+                "first_sequence_number": discard.records[0].seq,
+                "last_sequence_number": discard.records[-1].seq,
+                "destination": cfg.destination,
+            }
+        )
+        if not cfg.destination:
+            return
+        doc = failure_record(
+            discard,
+            request_id=str(uuid.uuid4()),
+            function_arn=cfg.function_arn,
+            stream_arn=cfg.stream_arn,
+            shard_id=shard_id,
+            now=svc.clock(),
+        )
+        try:
+            aws.send_to_destination(svc.clients, cfg.destination, doc)
+        except (ClientError, BotoCoreError, ValueError) as e:
+            log.warning("mapping %s: on-failure destination %s: %s", cfg.uuid, cfg.destination, e)
+            svc.telemetry.metrics(cfg.function_name, [("DestinationDeliveryFailures", 1, "Count")])
+
+
+class ShardRunner:
+    def __init__(self, mapping: MappingRunner, shard_id: str) -> None:
+        self.mapping = mapping
+        self.shard_id = shard_id
+        self.lock = threading.RLock()
+        self.wakeup = threading.Condition(self.lock)
+        cp = self._store.get(mapping.cfg.uuid, mapping.cfg.stream_arn, shard_id)
+        self.initialized = cp.initialized
+        self.progress = ShardProgress(cp.checkpoint, cp.done_after)
+        n = mapping.settings.parallelization_factor
+        self.lanes = [Lane(self, i) for i in range(n)]
+        self.caught_up_since: float | None = None
+        self.closed = False
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def _store(self) -> CheckpointStore:
+        return self.mapping.services.store
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self.mapping.stopping
+
+    def start(self) -> None:
+        t = threading.Thread(target=self._read_loop, daemon=True, name=f"reader-{self.shard_id}")
+        self._threads.append(t)
+        t.start()
+        for lane in self.lanes:
+            lt = threading.Thread(target=lane.run, daemon=True, name=f"lane-{lane.index}")
+            self._threads.append(lt)
+            lt.start()
+
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def wake(self) -> None:
+        with self.wakeup:
+            self.wakeup.notify_all()
+
+    def idle_since(self, t0: float) -> bool:
+        with self.lock:
+            caught_up = self.closed or (
+                self.caught_up_since is not None and self.caught_up_since >= t0
+            )
+            return caught_up and self.progress.in_progress == 0
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def _persist(self) -> None:
+        cfg = self.mapping.cfg
+        self._store.put(
+            cfg.uuid,
+            cfg.stream_arn,
+            self.shard_id,
+            ShardCheckpoint(
+                checkpoint=self.progress.checkpoint,
+                done_after=self.progress.done_after,
+                initialized=self.initialized,
+            ),
+        )
+
+    def done(self, records: list[StreamRecord]) -> None:
+        if not records:
+            return
+        with self.lock:
+            self.progress.mark_done(r.seq for r in records)
+            self._persist()
+            self.wakeup.notify_all()
+
+    def discard(self, discard: Discard) -> None:
+        self.mapping.send_failure(self.shard_id, discard)
+        self.done(discard.records)
+
+    # -- reading -------------------------------------------------------------------------
+    def _sleep(self, seconds: float) -> None:
+        with self.wakeup:
+            if not self.stopping.is_set():
+                self.wakeup.wait(timeout=seconds)
+
+    def _iterator(self, after: str | None) -> str:
+        streams = self.mapping.services.clients.streams
+        kw: dict[str, Any] = {"StreamArn": self.mapping.cfg.stream_arn, "ShardId": self.shard_id}
+        if after is None:
+            kw["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            kw["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            kw["SequenceNumber"] = after
+        return str(streams.get_shard_iterator(**kw)["ShardIterator"])
+
+    def _initialize(self) -> None:
+        """Resolve the starting position once per mapping and shard, and persist it."""
+        if self.initialized:
+            return
+        if self.mapping.cfg.starting_position == "LATEST":
+            streams = self.mapping.services.clients.streams
+            it: str | None = self._iterator(None)
+            last: str | None = None
+            while it:
+                resp = streams.get_records(ShardIterator=it, Limit=1000)
+                recs = resp.get("Records") or []
+                if not recs:
+                    break
+                last = recs[-1]["dynamodb"]["SequenceNumber"]
+                it = resp.get("NextShardIterator")
+            with self.lock:
+                self.progress = ShardProgress(last, ())
+        with self.lock:
+            self.initialized = True
+            self._persist()
+
+    def _read_loop(self) -> None:
+        svc = self.mapping.services
+        streams = svc.clients.streams
+        iterator: str | None = None
+        last_read: str | None = None
+        while not self.stopping.is_set():
+            try:
+                if iterator is None:
+                    self._initialize()
+                    with self.lock:
+                        last_read = last_read or self.progress.checkpoint
+                    iterator = self._iterator(last_read)
+                settings = self.mapping.settings
+                limit = settings.batch_size * settings.parallelization_factor + 1000
+                with self.lock:
+                    room = limit - self.progress.in_progress
+                if room <= 0:
+                    self._sleep(svc.poll_interval)
+                    continue
+                started = time.monotonic()
+                resp = streams.get_records(ShardIterator=iterator, Limit=min(1000, room))
+            except (ClientError, BotoCoreError, KeyError) as e:
+                log.warning("shard %s of %s: %s", self.shard_id, self.mapping.cfg.uuid, e)
+                iterator = None
+                self._sleep(max(svc.poll_interval, 1.0))
+                continue
+            records = resp.get("Records") or []
+            iterator = resp.get("NextShardIterator")
+            if records:
+                last_read = records[-1]["dynamodb"]["SequenceNumber"]
+                self._dispatch(records)
+            if iterator is None:  # the shard is closed and fully read
+                with self.lock:
+                    self.closed = True
+                return
+            if not records:
+                with self.lock:
+                    if self.caught_up_since is None:
+                        self.caught_up_since = started
+                self._sleep(svc.poll_interval)
+            else:
+                with self.lock:
+                    self.caught_up_since = None
+
+    def _dispatch(self, raws: list[dict[str, Any]]) -> None:
+        m = self.mapping
+        region = aws.split_arn(m.cfg.stream_arn)[1]
+        filtered = 0
+        with self.lock:
+            moved = False
+            for raw in raws:
+                rec = stream_record(raw, m.cfg.stream_arn, region, m.hash_key, self.shard_id)
+                self.progress.register(rec.seq)
+                if self.progress.already_done(rec.seq):
+                    self.progress.mark_done([rec.seq])
+                    moved = True
+                    continue
+                if not m.matches(rec.record):
+                    self.progress.mark_done([rec.seq])
+                    filtered += 1
+                    moved = True
+                    continue
+                lane = self.lanes[_lane_of(rec.partition_key, len(self.lanes))]
+                lane.pending.append(rec)
+            if moved:
+                self._persist()
+            self.wakeup.notify_all()
+        if filtered:
+            m.services.emit({"type": "filtered", "mapping": m.cfg.uuid, "count": filtered})
+
+
+def _lane_of(partition_key: str, n: int) -> int:
+    return zlib.crc32(partition_key.encode("utf-8")) % n if n > 1 else 0
+
+
+class Lane:
+    """One of a shard's ParallelizationFactor concurrent batch sequences."""
+
+    def __init__(self, shard: ShardRunner, index: int) -> None:
+        self.shard = shard
+        self.index = index
+        self.pending: collections.deque[StreamRecord] = collections.deque()
+        self.segments: collections.deque[Segment] = collections.deque()
+        self.window_start = time.monotonic()
+
+    def _next_segment(self) -> Segment | None:
+        shard = self.shard
+        with shard.wakeup:
+            while not shard.stopping.is_set():
+                if self.segments:
+                    return self.segments.popleft()
+                s = shard.mapping.settings
+                if self.pending:
+                    n = take_batch(self.pending, s.batch_size, s.payload_limit)
+                    full = n >= s.batch_size or n < len(self.pending)
+                    due = self.window_start + s.batching_window
+                    now = time.monotonic()
+                    if full or s.batching_window <= 0 or now >= due:
+                        return Segment([self.pending.popleft() for _ in range(n)])
+                    shard.wakeup.wait(timeout=due - now)
+                else:
+                    shard.wakeup.wait(timeout=1.0)
+        return None
+
+    def run(self) -> None:
+        shard = self.shard
+        while True:
+            seg = self._next_segment()
+            if seg is None:
+                return
+            try:
+                keep_going = self._process(seg)
+            except Exception:
+                log.exception("lane %s of shard %s failed", self.index, shard.shard_id)
+                with shard.wakeup:
+                    self.segments.appendleft(seg)
+                keep_going = True
+                shard._sleep(1.0)
+            self.window_start = time.monotonic()
+            if not keep_going:
+                return
+
+    def _process(self, seg: Segment) -> bool:
+        shard = self.shard
+        mapping = shard.mapping
+        svc = mapping.services
+        settings = mapping.settings
+        gone, seg = expired(seg, settings, svc.clock())
+        if gone is not None:
+            shard.discard(gone)
+        if not seg.records:
+            return True
+        seg.invokes += 1
+        outcome = mapping.invoke(seg.records)
+        if outcome is _ABORTED:
+            return False  # stopping: the batch is not checkpointed
+        if outcome is None:  # could not invoke: retried until the records expire
+            seg.invokes -= 1
+            with shard.wakeup:
+                self.segments.appendleft(seg)
+            shard._sleep(svc.not_available_delay)
+            return True
+        assert isinstance(outcome, Outcome)
+        decision = decide(seg, outcome, settings)
+        shard.done(decision.succeeded)
+        for d in decision.discarded:
+            shard.discard(d)
+        if decision.retry:
+            with shard.wakeup:
+                self.segments.extendleft(reversed(decision.retry))
+            if svc.retry_delay > 0:
+                shard._sleep(svc.retry_delay)
+        return True

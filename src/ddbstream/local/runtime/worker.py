@@ -1,0 +1,302 @@
+"""Warm worker processes that run the deployed function (the subprocess edge).
+
+A :class:`Worker` is one "execution environment": a Python subprocess (this machine's
+``sys.executable``) running :mod:`._bootstrap` in the unzipped package, with the function's
+environment. It stays warm between invocations. :class:`WorkerPool` hands out a warm worker
+whose :class:`WorkerSpec` (code, handler, environment, timeout, memory) matches the function's
+current configuration, and starts a fresh one otherwise, as Lambda does after
+``UpdateFunctionCode`` / ``UpdateFunctionConfiguration``. A timeout kills the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BOOTSTRAP = str(Path(__file__).with_name("_bootstrap.py"))
+#: Lambda gives a function's init phase 10 seconds.
+INIT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    function_name: str
+    function_arn: str
+    code_dir: str
+    handler: str
+    timeout_s: float
+    memory_mb: int
+    environment: tuple[tuple[str, str], ...]
+    code_sha256: str
+    last_modified: str
+    log_group: str
+
+    @property
+    def fingerprint(self) -> tuple[Any, ...]:
+        return (
+            self.code_sha256,
+            self.last_modified,
+            self.handler,
+            self.timeout_s,
+            self.memory_mb,
+            self.environment,
+            self.code_dir,
+        )
+
+
+@dataclass
+class InvokeResult:
+    request_id: str
+    ok: bool
+    payload: Any = None
+    error: dict[str, Any] | None = None
+    logs: list[tuple[float, str]] = field(default_factory=list)
+    started: float = 0.0
+    duration_ms: float = 0.0
+    init_ms: float | None = None
+    #: output of the init phase (module import), on the worker's first invocation only
+    init_logs: list[tuple[float, str]] = field(default_factory=list)
+    timed_out: bool = False
+    #: the worker was killed by the runtime (stop), the outcome must not be applied
+    aborted: bool = False
+
+
+def log_stream_name(now: float | None = None) -> str:
+    day = time.strftime("%Y/%m/%d", time.gmtime(now if now is not None else time.time()))
+    return f"{day}/[$LATEST]{uuid.uuid4().hex}"
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec, env: dict[str, str]) -> None:
+        self.spec = spec
+        self.log_stream = env.get("AWS_LAMBDA_LOG_STREAM_NAME") or log_stream_name()
+        self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._killed_by_runtime = False
+        self._ready = False
+        self.init_ms: float | None = None
+        self._init_reported = False
+        r, w = os.pipe()
+        env = dict(env)
+        env["_DDBSTREAM_MSG_FD"] = str(w)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", BOOTSTRAP],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=spec.code_dir,
+                env=env,
+                pass_fds=(w,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(w)
+        self._msg_file = os.fdopen(r, "r", encoding="utf-8")
+        threading.Thread(target=self._read_messages, daemon=True, name="worker-msgs").start()
+        threading.Thread(target=self._read_stdout, daemon=True, name="worker-stdout").start()
+
+    # -- readers -------------------------------------------------------------------------
+    def _read_messages(self) -> None:
+        try:
+            for line in self._msg_file:
+                try:
+                    self._messages.put(json.loads(line))
+                except json.JSONDecodeError:
+                    self._messages.put({"t": "log", "line": line.rstrip("\n")})
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._messages.put(None)
+
+    def _read_stdout(self) -> None:
+        # Output written straight to the process's fd 1/2 (not through sys.stdout).
+        assert self.proc.stdout is not None
+        try:
+            for raw in self.proc.stdout:
+                self._messages.put({"t": "log", "line": raw.decode("utf-8", "replace").rstrip()})
+        except (OSError, ValueError):
+            pass
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self, by_runtime: bool = False) -> None:
+        self._killed_by_runtime = self._killed_by_runtime or by_runtime
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+        for f in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(Exception):
+                if f is not None:
+                    f.close()
+
+    def _exit_error(self, request_id: str) -> dict[str, Any]:
+        code = self.proc.poll()
+        return {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": (
+                f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
+            ),
+        }
+
+    def _wait_ready(self, logs: list[tuple[float, str]], request_id: str) -> dict[str, Any] | None:
+        """None when ready, else the init error."""
+        if self._ready:
+            return None
+        deadline = time.monotonic() + INIT_TIMEOUT_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                return {
+                    "errorType": "Runtime.InitTimeout",
+                    "errorMessage": f"RequestId: {request_id} Error: init timed out",
+                }
+            try:
+                msg = self._messages.get(timeout=left)
+            except queue.Empty:
+                continue
+            if msg is None:
+                return self._exit_error(request_id)
+            if msg["t"] == "log":
+                logs.append((time.time(), msg["line"]))
+            elif msg["t"] == "ready":
+                if msg.get("ok"):
+                    self._ready = True
+                    self.init_ms = float(msg.get("init_ms") or 0.0)
+                    return None
+                self.kill()
+                return dict(msg.get("error") or {"errorType": "Runtime.Unknown"})
+
+    def invoke(self, event: dict[str, Any], request_id: str) -> InvokeResult:
+        started = time.time()
+        logs: list[tuple[float, str]] = []
+        result = InvokeResult(request_id=request_id, ok=False, started=started, logs=logs)
+        first = not self._init_reported
+        self._init_reported = True
+        init_error = self._wait_ready(logs, request_id)
+        if first:
+            result.init_logs, logs[:] = list(logs), []
+            result.init_ms = self.init_ms
+        if init_error is not None:
+            result.error = init_error
+            result.aborted = self._killed_by_runtime
+            return result
+        timeout = self.spec.timeout_s
+        t0 = time.monotonic()
+        deadline_ms = int(time.time() * 1000 + timeout * 1000)
+        req = json.dumps({"id": request_id, "event": event, "deadline_ms": deadline_ms})
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(req.encode("utf-8") + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            result.error = self._exit_error(request_id)
+            result.aborted = self._killed_by_runtime
+            return result
+        end = t0 + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                self.kill()
+                result.timed_out = True
+                result.duration_ms = timeout * 1000
+                result.error = {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": (
+                        f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+                    ),
+                }
+                result.aborted = self._killed_by_runtime
+                return result
+            try:
+                msg = self._messages.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            if msg is None:
+                result.duration_ms = (time.monotonic() - t0) * 1000
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=2)
+                result.error = self._exit_error(request_id)
+                result.aborted = self._killed_by_runtime
+                return result
+            if msg["t"] == "log":
+                logs.append((time.time(), msg["line"]))
+            elif msg["t"] == "result" and msg.get("id") == request_id:
+                result.duration_ms = (time.monotonic() - t0) * 1000
+                if msg.get("ok"):
+                    result.ok = True
+                    result.payload = msg.get("payload")
+                else:
+                    result.error = dict(msg.get("error") or {})
+                return result
+
+
+class WorkerPool:
+    """Warm workers per function; a changed configuration or code gets a fresh worker."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[Worker]] = {}
+        self._busy: set[Worker] = set()
+        self._closed = False
+        self.started = 0  # workers started so far (cold starts)
+
+    def acquire(self, spec: WorkerSpec, env: dict[str, str]) -> Worker:
+        stale: list[Worker] = []
+        chosen: Worker | None = None
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("worker pool is closed")
+            idle = self._idle.get(spec.function_arn, [])
+            keep = []
+            for w in idle:
+                if chosen is None and w.alive and w.spec.fingerprint == spec.fingerprint:
+                    chosen = w
+                elif w.alive and w.spec.fingerprint == spec.fingerprint:
+                    keep.append(w)
+                else:
+                    stale.append(w)
+            self._idle[spec.function_arn] = keep
+        for w in stale:
+            w.kill()
+        if chosen is None:
+            chosen = Worker(spec, env)
+            with self._lock:
+                self.started += 1
+        with self._lock:
+            self._busy.add(chosen)
+            if self._closed:
+                chosen.kill(by_runtime=True)
+        return chosen
+
+    def release(self, worker: Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if worker.alive and not self._closed:
+                self._idle.setdefault(worker.spec.function_arn, []).append(worker)
+                return
+        worker.kill()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = [w for ws in self._idle.values() for w in ws] + list(self._busy)
+            self._idle.clear()
+        for w in workers:
+            w.kill(by_runtime=True)
