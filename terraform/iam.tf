@@ -1,0 +1,88 @@
+# The function's execution role: least privilege, every statement on this stack's resources.
+# The only "*" is dynamodb:ListStreams, which has no resource-level form (see below).
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "processor" {
+  name               = local.role_name
+  description        = "ddbstream stream processor (${local.function_name})"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "processor" {
+  # The event source mapping reads this table's stream, and only it, with the role's rights.
+  statement {
+    sid = "ReadThisTablesStream"
+    actions = [
+      "dynamodb:DescribeStream",
+      "dynamodb:GetRecords",
+      "dynamodb:GetShardIterator",
+    ]
+    resources = [aws_dynamodb_table.activities.stream_arn]
+  }
+
+  # dynamodb:ListStreams has no resource type in the Service Authorization Reference
+  # ("Actions defined by Amazon DynamoDB": no value in the Resource types column), so IAM
+  # accepts it only with Resource "*". It returns stream ARNs, no data. Lambda's documentation
+  # lists it among the execution role's permissions for a DynamoDB event source.
+  statement {
+    sid       = "ListStreamsHasNoResourceLevelForm"
+    actions   = ["dynamodb:ListStreams"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid     = "WriteAuditAndQuarantineObjectsOnly"
+    actions = ["s3:PutObject"]
+    resources = [
+      "${aws_s3_bucket.audit.arn}/${var.audit_prefix}*",
+      "${aws_s3_bucket.audit.arn}/${var.quarantine_prefix}*",
+    ]
+  }
+
+  statement {
+    sid       = "PublishToThisTopic"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+
+  # The on-failure destination is written with the function's role.
+  statement {
+    sid       = "SendFailedBatchMetadataToThisDLQ"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+
+  # The log group is created by Terraform (with its retention), so no logs:CreateLogGroup.
+  statement {
+    sid       = "WriteThisFunctionsLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.processor.arn}:*"]
+  }
+
+  # Data keys for the encrypted bucket and topic, and decryption of the environment.
+  statement {
+    sid       = "UseTheStackKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "processor" {
+  name   = "${local.name_prefix}-processor"
+  role   = aws_iam_role.processor.id
+  policy = data.aws_iam_policy_document.processor.json
+}

@@ -1,0 +1,73 @@
+# One customer-managed key for the stack's data at rest: table, audit bucket, topic, log group
+# and the function's environment (the DLQ uses SQS-managed encryption, see sqs.tf). A
+# customer-managed key, not the AWS-managed alias/aws/sns, is what lets CloudWatch alarms
+# publish to the encrypted topic at all: the AWS-managed key's policy cannot grant
+# cloudwatch.amazonaws.com its use.
+
+data "aws_iam_policy_document" "kms" {
+  # checkov:skip=CKV_AWS_109:In a key policy, Resource "*" means this key only; the root statement is AWS's default key policy (IAM policies decide who uses the key).
+  # checkov:skip=CKV_AWS_111:In a key policy, Resource "*" means this key only; write access is limited to the account (root) and scoped service principals.
+  # checkov:skip=CKV_AWS_356:In a key policy, Resource "*" means this key only; there is no narrower form.
+  statement {
+    sid       = "AccountAdministersKeyThroughIAM"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishToEncryptedTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.alarm_name_prefix}*"]
+    }
+  }
+
+  statement {
+    sid = "CloudWatchLogsEncryptsTheFunctionLogGroup"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:Describe*",
+    ]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"]
+    }
+  }
+}
+
+resource "aws_kms_key" "main" {
+  description             = "${local.name_prefix}: ddbstream data at rest (table, audit log, topic, logs, environment)"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_key_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms.json
+}
+
+resource "aws_kms_alias" "main" {
+  name          = "alias/${local.name_prefix}-ddbstream"
+  target_key_id = aws_kms_key.main.key_id
+}

@@ -1,0 +1,232 @@
+# Alarms that fire on the metrics AWS really publishes (the seed watched
+# ApproximateNumberOfVisibleMessages and UserErrors, which never fire), all acting on the topic.
+
+locals {
+  alarm_actions = [aws_sns_topic.notifications.arn]
+
+  # The processor's embedded metrics (EMF): namespace var.metrics_namespace, dimension FunctionName.
+  processor_metrics = ["Changes", "AuditObjectsWritten", "NotificationsSent", "RecordsQuarantined", "DeliveryFailures"]
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  alarm_name          = "${local.alarm_name_prefix}lambda-errors"
+  alarm_description   = "The stream processor failed whole invocations (crash, timeout, unhandled error): batches are being retried and may reach the DLQ."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.processor.function_name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.alarm_evaluation_periods
+  threshold           = var.alarm_lambda_errors_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_duration" {
+  alarm_name          = "${local.alarm_name_prefix}lambda-duration-near-timeout"
+  alarm_description   = "An invocation ran longer than ${var.alarm_duration_threshold_percent}% of the ${var.lambda_timeout} s timeout: batches are close to timing out."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = aws_lambda_function.processor.function_name }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.alarm_evaluation_periods
+  threshold           = var.lambda_timeout * 1000 * var.alarm_duration_threshold_percent / 100
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "iterator_age" {
+  alarm_name          = "${local.alarm_name_prefix}iterator-age"
+  alarm_description   = "The stream processor is falling behind: the newest record of the last batch was older than ${var.alarm_iterator_age_threshold_ms} ms when processed (records expire from the stream after 24 h)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = aws_lambda_function.processor.function_name }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.alarm_evaluation_periods
+  threshold           = var.alarm_iterator_age_threshold_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_messages" {
+  alarm_name          = "${local.alarm_name_prefix}dlq-messages"
+  alarm_description   = "Failed batches reached the DLQ: replay them with `ddbstream dlq replay` within the stream's 24 h retention."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  threshold           = var.alarm_dlq_messages_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "dynamodb_read_throttles" {
+  alarm_name          = "${local.alarm_name_prefix}dynamodb-read-throttles"
+  alarm_description   = "Reads of ${local.table_name} were throttled: raise read_capacity or use PAY_PER_REQUEST."
+  namespace           = "AWS/DynamoDB"
+  metric_name         = "ReadThrottleEvents"
+  dimensions          = { TableName = aws_dynamodb_table.activities.name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.alarm_evaluation_periods
+  threshold           = var.alarm_dynamodb_throttle_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "dynamodb_write_throttles" {
+  alarm_name          = "${local.alarm_name_prefix}dynamodb-write-throttles"
+  alarm_description   = "Writes to ${local.table_name} were throttled: raise write_capacity or use PAY_PER_REQUEST."
+  namespace           = "AWS/DynamoDB"
+  metric_name         = "WriteThrottleEvents"
+  dimensions          = { TableName = aws_dynamodb_table.activities.name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.alarm_evaluation_periods
+  threshold           = var.alarm_dynamodb_throttle_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "delivery_failures" {
+  alarm_name          = "${local.alarm_name_prefix}delivery-failures"
+  alarm_description   = "The processor could not write audit objects or publish notifications (S3 / SNS errors); the affected records are reported as batch item failures and retried."
+  namespace           = var.metrics_namespace
+  metric_name         = "DeliveryFailures"
+  dimensions          = { FunctionName = aws_lambda_function.processor.function_name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.alarm_evaluation_periods
+  threshold           = var.alarm_delivery_failures_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_dashboard" "main" {
+  dashboard_name = "${local.name_prefix}-ddbstream"
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Processor: changes and deliveries"
+          region = local.region
+          stat   = "Sum"
+          period = 60
+          view   = "timeSeries"
+          metrics = [
+            for m in local.processor_metrics :
+            [var.metrics_namespace, m, "FunctionName", local.function_name]
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Stream lag: IteratorAge (ms)"
+          region = local.region
+          stat   = "Maximum"
+          period = 60
+          view   = "timeSeries"
+          metrics = [
+            ["AWS/Lambda", "IteratorAge", "FunctionName", local.function_name],
+          ]
+          annotations = {
+            horizontal = [{ label = "alarm", value = var.alarm_iterator_age_threshold_ms }]
+          }
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title  = "Lambda: invocations, errors, throttles"
+          region = local.region
+          stat   = "Sum"
+          period = 60
+          view   = "timeSeries"
+          metrics = [
+            ["AWS/Lambda", "Invocations", "FunctionName", local.function_name],
+            ["AWS/Lambda", "Errors", "FunctionName", local.function_name],
+            ["AWS/Lambda", "Throttles", "FunctionName", local.function_name],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          title  = "Lambda: duration (ms)"
+          region = local.region
+          period = 60
+          view   = "timeSeries"
+          metrics = [
+            ["AWS/Lambda", "Duration", "FunctionName", local.function_name, { stat = "Average" }],
+            ["AWS/Lambda", "Duration", "FunctionName", local.function_name, { stat = "Maximum" }],
+          ]
+          annotations = {
+            horizontal = [{ label = "timeout", value = var.lambda_timeout * 1000 }]
+          }
+        }
+      },
+      {
+        type = "metric", x = 0, y = 12, width = 12, height = 6
+        properties = {
+          title  = "DynamoDB: throttled events"
+          region = local.region
+          stat   = "Sum"
+          period = 60
+          view   = "timeSeries"
+          metrics = [
+            ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", local.table_name],
+            ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", local.table_name],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 12, width = 12, height = 6
+        properties = {
+          title  = "DLQ: failed batches waiting"
+          region = local.region
+          stat   = "Maximum"
+          period = 60
+          view   = "timeSeries"
+          metrics = [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", local.dlq_name],
+          ]
+        }
+      },
+      {
+        type = "alarm", x = 0, y = 18, width = 24, height = 4
+        properties = {
+          title = "Alarms"
+          alarms = [
+            aws_cloudwatch_metric_alarm.lambda_errors.arn,
+            aws_cloudwatch_metric_alarm.lambda_duration.arn,
+            aws_cloudwatch_metric_alarm.iterator_age.arn,
+            aws_cloudwatch_metric_alarm.dlq_messages.arn,
+            aws_cloudwatch_metric_alarm.dynamodb_read_throttles.arn,
+            aws_cloudwatch_metric_alarm.dynamodb_write_throttles.arn,
+            aws_cloudwatch_metric_alarm.delivery_failures.arn,
+          ]
+        }
+      },
+    ]
+  })
+}

@@ -1,0 +1,133 @@
+# The audit log: gzip NDJSON objects under audit_prefix, undecodable records under
+# quarantine_prefix. Versioned, encrypted with the stack's key, private, TLS only.
+
+resource "aws_s3_bucket" "audit" {
+  # checkov:skip=CKV_AWS_18:Server access logging needs a second, log-receiving bucket; the function is the only writer and CloudTrail data events cover audits of access.
+  # checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice outside this stack (it needs a bucket in another region).
+  # checkov:skip=CKV2_AWS_62:Nothing consumes object-created events of the audit log; queries read it directly (Athena / ddbstream audit query).
+  bucket        = local.bucket_name
+  force_destroy = var.s3_force_destroy
+
+  lifecycle {
+    precondition {
+      condition     = length(local.bucket_name) <= 63
+      error_message = "The generated audit bucket name is longer than 63 characters; shorten project_name or environment, or set audit_bucket_name."
+    }
+  }
+}
+
+resource "aws_s3_bucket_ownership_controls" "audit" {
+  bucket = aws_s3_bucket.audit.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "audit" {
+  bucket                  = aws_s3_bucket.audit.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "audit" {
+  bucket = aws_s3_bucket.audit.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "audit" {
+  bucket = aws_s3_bucket.audit.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.main.arn
+    }
+    # One data key per bucket rather than per object: far fewer KMS calls.
+    bucket_key_enabled = true
+  }
+}
+
+data "aws_iam_policy_document" "audit_bucket" {
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      aws_s3_bucket.audit.arn,
+      "${aws_s3_bucket.audit.arn}/*",
+    ]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "audit" {
+  bucket = aws_s3_bucket.audit.id
+  policy = data.aws_iam_policy_document.audit_bucket.json
+
+  # S3 rejects a policy while the public access block is being written.
+  depends_on = [aws_s3_bucket_public_access_block.audit]
+}
+
+# Note on apply time: the AWS provider waits after writing a lifecycle configuration until it
+# has read the same rules back 10 times in a row, 5 s apart, after a 10 s delay (about 55 s),
+# on AWS and on an emulator alike. Nothing depends on this resource, so the wait overlaps the
+# rest of the apply. See terraform/README.md.
+resource "aws_s3_bucket_lifecycle_configuration" "audit" {
+  bucket = aws_s3_bucket.audit.id
+
+  rule {
+    id     = "audit-log-tiering"
+    status = "Enabled"
+
+    filter {
+      prefix = var.audit_prefix
+    }
+
+    transition {
+      days          = var.s3_transition_ia_days
+      storage_class = "STANDARD_IA"
+    }
+
+    transition {
+      days          = var.s3_transition_glacier_days
+      storage_class = "GLACIER"
+    }
+
+    dynamic "expiration" {
+      for_each = var.s3_expiration_days > 0 ? [var.s3_expiration_days] : []
+      content {
+        days = expiration.value
+      }
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.s3_noncurrent_version_expiration_days
+    }
+  }
+
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+
+    filter {
+      prefix = ""
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.audit]
+}

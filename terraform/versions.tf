@@ -1,0 +1,13 @@
+terraform {
+  # 1.9+: validations that refer to other variables (email enabled => email set, lifecycle order).
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    # The only provider: no random (names come from prefixes, account and region) and no
+    # archive (the Lambda zip is built reproducibly by `ddbstream package`).
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.60"
+    }
+  }
+}
