@@ -34,7 +34,8 @@ class Runtime:
     ``poll_interval`` is the idle polling period of a shard (Lambda: about four times a
     second); ``refresh_interval`` how often the mappings are listed again (new, changed,
     enabled/disabled, deleted); ``retry_delay`` a pause before retrying a failed batch; ``clock``
-    the wall clock used for record ages (tests may shift it).
+    the wall clock used for record ages (tests may shift it); ``select`` limits the runtime to
+    the mappings (as ListEventSourceMappings returns them) for which it returns True.
     """
 
     def __init__(
@@ -48,11 +49,13 @@ class Runtime:
         refresh_interval: float = 1.0,
         retry_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
+        select: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.region = region
         self.state_dir = Path(state_dir)
         self.refresh_interval = refresh_interval
+        self._select = select
         clients = aws.make_session_clients(endpoint, region)
         self.services = Services(
             clients=clients,
@@ -138,6 +141,8 @@ class Runtime:
         seen = set()
         for m in mappings:
             if not _is_dynamodb_stream(m.get("EventSourceArn", "")):
+                continue
+            if self._select is not None and not self._select(m):
                 continue
             cfg = MappingConfig.from_api(m)
             seen.add(cfg.uuid)

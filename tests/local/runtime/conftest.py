@@ -1,0 +1,254 @@
+"""Fixtures of the local runtime's conformance suite.
+
+``lab`` gives each test its own table (with a stream), function (a small handler written for
+the test, zipped and deployed with boto3), event source mapping and :class:`Runtime` limited to
+that mapping, all against the session's in-process moto server.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ddbstream.local.runtime import Runtime
+
+#: Appended to every test handler: ``record(event, **extra)`` appends one JSON line per call.
+RECORDER = '''
+import json as _json, os as _os, time as _time
+
+def record(event, **extra):
+    keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in event.get("Records", [])]
+    line = {"keys": keys, "seqs": [r["dynamodb"]["SequenceNumber"] for r in event["Records"]],
+            "pid": _os.getpid(), "t": _time.time(), **extra}
+    if _os.environ.get("RECORD_EVENTS"):
+        line["event"] = event
+    with open(_os.environ["RECORD_FILE"], "a") as f:
+        f.write(_json.dumps(line) + "\\n")
+'''
+
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def make_zip(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def lambda_role(moto_endpoint: str, aws_client_session: Callable[[str], Any]) -> str:
+    iam = aws_client_session("iam")
+    name = "ddbstream-runtime-tests"
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"])
+
+
+@pytest.fixture(scope="session")
+def aws_client_session(moto_endpoint: str) -> Callable[[str], Any]:
+    import boto3
+
+    from ddbstream.local import emulator
+
+    def make(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=moto_endpoint,
+            region_name=emulator.REGION,
+            aws_access_key_id=emulator.ACCESS_KEY,
+            aws_secret_access_key=emulator.SECRET_KEY,
+        )
+
+    return make
+
+
+class Lab:
+    """One test's table, function, mapping and runtime."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        client: Callable[[str], Any],
+        role: str,
+        tmp_path: Path,
+    ) -> None:
+        self.endpoint = endpoint
+        self.client = client
+        self.ddb = client("dynamodb")
+        self.lam = client("lambda")
+        self.role = role
+        self.tmp = tmp_path
+        self.name = "t" + uuid.uuid4().hex[:10]
+        self.function_name = "fn-" + self.name
+        self.record_file = tmp_path / "calls.jsonl"
+        self.state_dir = tmp_path / "state"
+        self.stream_arn = ""
+        self.function_arn = ""
+        self.mapping_uuids: list[str] = []
+        self.runtimes: list[Runtime] = []
+        self.events: list[dict[str, Any]] = []
+
+    # -- resources -----------------------------------------------------------------------
+    def table(self, view: str = "NEW_AND_OLD_IMAGES") -> str:
+        t = self.ddb.create_table(
+            TableName=self.name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+        )
+        self.stream_arn = t["TableDescription"]["LatestStreamArn"]
+        return self.stream_arn
+
+    def function(
+        self,
+        source: str,
+        *,
+        env: dict[str, str] | None = None,
+        timeout: int = 3,
+        files: dict[str, str] | None = None,
+        handler: str = "handler.handler",
+    ) -> str:
+        variables = {"RECORD_FILE": str(self.record_file), **(env or {})}
+        code = make_zip({"handler.py": RECORDER + "\n" + source, **(files or {})})
+        f = self.lam.create_function(
+            FunctionName=self.function_name,
+            Runtime="python3.12",
+            Role=self.role,
+            Handler=handler,
+            Code={"ZipFile": code},
+            Timeout=timeout,
+            MemorySize=256,
+            Environment={"Variables": variables},
+        )
+        self.function_arn = f["FunctionArn"]
+        return self.function_arn
+
+    def update_code(self, source: str, files: dict[str, str] | None = None) -> None:
+        code = make_zip({"handler.py": RECORDER + "\n" + source, **(files or {})})
+        self.lam.update_function_code(FunctionName=self.function_name, ZipFile=code)
+
+    def mapping(self, **options: Any) -> str:
+        opts: dict[str, Any] = {"StartingPosition": "TRIM_HORIZON", "BatchSize": 100}
+        opts.update(options)
+        m = self.lam.create_event_source_mapping(
+            EventSourceArn=self.stream_arn, FunctionName=self.function_name, **opts
+        )
+        self.mapping_uuids.append(m["UUID"])
+        return str(m["UUID"])
+
+    def put(self, pk: str, **attrs: Any) -> None:
+        item: dict[str, Any] = {"pk": {"S": pk}}
+        for k, v in attrs.items():
+            if isinstance(v, bool):
+                item[k] = {"BOOL": v}
+            elif isinstance(v, (int, float)):
+                item[k] = {"N": str(v)}
+            elif isinstance(v, bytes):
+                item[k] = {"B": v}
+            else:
+                item[k] = {"S": str(v)}
+        self.ddb.put_item(TableName=self.name, Item=item)
+
+    def delete(self, pk: str) -> None:
+        self.ddb.delete_item(TableName=self.name, Key={"pk": {"S": pk}})
+
+    def queue(self) -> tuple[str, str]:
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=f"dlq-{self.name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        return url, arn
+
+    def messages(self, url: str, want: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        sqs = self.client("sqs")
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < want and time.monotonic() < deadline:
+            resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            for m in resp.get("Messages", []):
+                out.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            if len(out) < want:
+                time.sleep(0.1)
+        return out
+
+    # -- runtime -------------------------------------------------------------------------
+    def runtime(self, **kw: Any) -> Runtime:
+        fn = self.function_name
+        kw.setdefault("poll_interval", 0.05)
+        kw.setdefault("refresh_interval", 0.1)
+        rt = Runtime(
+            self.endpoint,
+            self.state_dir,
+            select=lambda m: m["FunctionArn"].split(":")[6] == fn,
+            on_event=self.events.append,
+            **kw,
+        )
+        rt.start()
+        self.runtimes.append(rt)
+        return rt
+
+    def calls(self) -> list[dict[str, Any]]:
+        if not self.record_file.exists():
+            return []
+        return [json.loads(line) for line in self.record_file.read_text().splitlines() if line]
+
+    def keys(self) -> list[list[str]]:
+        return [c["keys"] for c in self.calls()]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return predicate()
+
+    def close(self) -> None:
+        for rt in self.runtimes:
+            rt.stop(timeout=5)
+        for u in self.mapping_uuids:
+            try:
+                self.lam.delete_event_source_mapping(UUID=u)
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def lab(
+    moto_endpoint: str,
+    aws_client_session: Callable[[str], Any],
+    lambda_role: str,
+    tmp_path: Path,
+) -> Iterator[Lab]:
+    the_lab = Lab(moto_endpoint, aws_client_session, lambda_role, tmp_path)
+    try:
+        yield the_lab
+    finally:
+        the_lab.close()
