@@ -5,7 +5,8 @@ backend object). A snapshot pickles the backends that hold anything, all in one 
 objects shared between services (a DynamoDB table and its stream, a Lambda function and its event
 source mappings) stay shared after a restore. A few of moto's attributes cannot be pickled as
 they are and are rebuilt instead: locks (new, unlocked locks), ``WeakValueDictionary`` (rebuilt
-from its live values) and ``defaultdict`` with a lambda factory (the factory's result is copied).
+from its live values), ``defaultdict`` with a lambda factory (the factory's result is copied)
+and private keys (KMS's keys, through PEM).
 
 A snapshot is only restored into the same moto version (its model classes change between
 versions); anything else is reported as a :class:`SnapshotError` and the caller starts afresh.
@@ -51,6 +52,22 @@ def _rebuild_defaultdict(sample: Any, items: dict[Any, Any]) -> collections.defa
     return d
 
 
+def _private_pem(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(  # type: ignore[no-any-return]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _load_private_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(pem, password=None)
+
+
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, _RLOCK):
@@ -59,6 +76,8 @@ class _Pickler(pickle.Pickler):
             return (threading.Lock, ())
         if isinstance(obj, weakref.WeakValueDictionary):
             return (weakref.WeakValueDictionary, (dict(obj),))
+        if type(obj).__module__.startswith("cryptography") and hasattr(obj, "private_bytes"):
+            return (_load_private_key, (_private_pem(obj),))
         if isinstance(obj, collections.defaultdict):
             factory = obj.default_factory
             if factory is not None and "<locals>" in getattr(factory, "__qualname__", "<locals>"):

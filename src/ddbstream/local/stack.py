@@ -250,24 +250,26 @@ def build_package(root: Path) -> Path:
 
 
 class _TerraformAdapter:
-    """The terraform driver (:mod:`ddbstream.local.terraform`) as the stack uses it."""
+    """The terraform driver (:mod:`ddbstream.local.terraform`) as the stack uses it: a working
+    directory in the state directory (the stack's .tf files, an endpoint override, its own
+    local state), ``init`` then ``apply``."""
 
-    def __init__(self, root: Path, workdir: Path, endpoint: str) -> None:
+    def __init__(self, workdir: Path, endpoint: str) -> None:
         from ddbstream.local import terraform as tf
 
         self._tf = tf
-        self.driver = tf.LocalTerraform(  # type: ignore[attr-defined]
-            source_dir=root / "terraform", workdir=workdir, endpoint=endpoint
-        )
+        self.workdir = workdir
+        self.endpoint = endpoint
 
-    def init(self, on_line: Say) -> None:
-        self.driver.init(on_line=on_line)
+    def init(self, variables: dict[str, Any], on_line: Say) -> None:
+        self._tf.prepare_workdir(self.workdir, self.endpoint, variables)
+        self._tf.init(self.workdir, on_line=on_line)
 
     def apply(self, variables: dict[str, Any], on_line: Say) -> dict[str, dict[str, Any]]:
-        return _normalise_outputs(self.driver.apply(variables=variables, on_line=on_line))
-
-    def reset_state(self) -> None:
-        self.driver.reset_state()
+        # The driver returns {name: value}; types are inferred from the values for -json.
+        return _normalise_outputs(
+            self._tf.apply(self.workdir, self.endpoint, variables, on_line=on_line)
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,14 +399,19 @@ class LocalStack:
         t0 = time.monotonic()
         zip_path = build_package(root)
         self.timings["package"] = time.monotonic() - t0
-        self.say(f"package    {zip_path.relative_to(root)}  ({self.timings['package']:.1f}s)")
+        self.say(f"package    {_short(zip_path, root)}  ({self.timings['package']:.1f}s)")
 
-        # 3. terraform init + apply against the emulator, with the local state.
-        tf = _TerraformAdapter(root, sd / TERRAFORM_DIR, self.endpoint)
+        # 3. terraform init + apply against the emulator, with the local state. The package path
+        # is passed explicitly: the stack's default is relative to its own directory, and the
+        # working directory lives in the state directory.
+        self.variables.setdefault("lambda_package_path", str(zip_path))
+        tf = _TerraformAdapter(sd / TERRAFORM_DIR, self.endpoint)
         t0 = time.monotonic()
-        tf.init(on_line=lambda line: None)
+        tf.init(self.variables, on_line=lambda line: None)
         self.timings["terraform_init"] = time.monotonic() - t0
-        shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.variables.items())
+        shown = ", ".join(
+            f"{k}={json.dumps(v)}" for k, v in self.variables.items() if k != "lambda_package_path"
+        )
         self.say(f"terraform  init ({self.timings['terraform_init']:.1f}s); apply with {shown}")
         t0 = time.monotonic()
         progress = TerraformProgress(self.say, started=t0)
@@ -481,6 +488,13 @@ class LocalStack:
             finally:
                 self._emulator.stop()
                 self._emulator = None
+
+
+def _short(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _previous_port(state_dir: Path) -> int | None:
