@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint fmt demo bench package clean
+.PHONY: venv test lint fmt demo bench package clean tf-check checkov
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## The whole test suite: lint, then every test (slow end-to-end ones included).
-test: venv lint
+test: venv lint tf-check checkov
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests selected"; rc=0; fi; exit $$rc
 
@@ -37,5 +37,33 @@ bench: venv
 package: venv
 	$(BIN)/ddbstream package
 
+## Terraform: fmt -check; init from the offline hashicorp/aws mirror when there is one (found by
+## ddbstream.local.terraform, same as the local stack; with internet and no mirror, the registry);
+## validate. init/validate run in .ddbstream/tf-check (symlinks to terraform/*.tf), so no
+## .terraform/ or lock file lands in terraform/.
+TF_CHECK_DIR := .ddbstream/tf-check
+tf-check: venv
+	@rc=$$($(BIN)/python -m ddbstream.local.terraform cli-config) && \
+	  dir=$$($(BIN)/python -m ddbstream.local.terraform workdir $(TF_CHECK_DIR)) && \
+	  echo "terraform CLI config: $${rc:-terraform's defaults}" && \
+	  TF_CLI_CONFIG_FILE="$$rc" terraform -chdir=terraform fmt -check -recursive -diff && \
+	  { TF_CLI_CONFIG_FILE="$$rc" terraform -chdir="$$dir" init -backend=false -input=false \
+	      -no-color >"$$dir/init.log" 2>&1 || { cat "$$dir/init.log"; exit 1; }; } && \
+	  { grep -h "Installed\|Using previously" "$$dir/init.log" || true; } && \
+	  TF_CLI_CONFIG_FILE="$$rc" terraform -chdir="$$dir" validate -no-color
+
+## checkov over terraform/ in its own venv (its pins clash with ours). The first run installs it
+## (about 20 s from PyPI); every skip is written inline in the .tf files with its reason.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_SPEC := checkov>=3.2.300,<3.4
+$(CHECKOV_VENV)/.installed-stamp: Makefile
+	@test -x $(CHECKOV_VENV)/bin/python || $(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q '$(CHECKOV_SPEC)'
+	@touch $@
+
+checkov: $(CHECKOV_VENV)/.installed-stamp
+	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
+
 clean:
-	rm -rf build .pytest_cache .ruff_cache .hypothesis
+	rm -rf build .pytest_cache .ruff_cache .hypothesis .ddbstream/tf-check
