@@ -174,6 +174,12 @@ class Lab:
                 item[k] = {"S": str(v)}
         self.ddb.put_item(TableName=self.name, Item=item)
 
+    def put_many(self, pks: list[str]) -> None:
+        """Write items in order, 25 per BatchWriteItem call."""
+        for i in range(0, len(pks), 25):
+            reqs = [{"PutRequest": {"Item": {"pk": {"S": pk}}}} for pk in pks[i : i + 25]]
+            self.ddb.batch_write_item(RequestItems={self.name: reqs})
+
     def delete(self, pk: str) -> None:
         self.ddb.delete_item(TableName=self.name, Key={"pk": {"S": pk}})
 

@@ -411,8 +411,7 @@ class ShardRunner:
                 return
             if not records:
                 with self.lock:
-                    if self.caught_up_since is None:
-                        self.caught_up_since = started
+                    self.caught_up_since = started  # the latest poll that found nothing new
                 self._sleep(svc.poll_interval)
             else:
                 with self.lock:

@@ -1,0 +1,170 @@
+"""Conformance: the event Lambda sends, starting positions, polling, batching."""
+
+from __future__ import annotations
+
+import json
+import time
+
+RECORDING = '''
+def handler(event, context):
+    record(event)
+'''
+
+
+
+def test_event_is_exactly_what_lambda_sends(lab):
+    stream = lab.table("NEW_AND_OLD_IMAGES")
+    lab.function(RECORDING, env={"RECORD_EVENTS": "1"})
+    lab.mapping(BatchSize=10)
+    before = int(time.time())
+    lab.put("a", n=1, blob=b"\x00\xff")
+    lab.put("a", n=2)
+    lab.delete("a")
+    rt = lab.runtime()
+    assert rt.wait_idle(15)
+    records = [r for c in lab.calls() for r in c["event"]["Records"]]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    for r in records:
+        assert list(r)[:7] == [
+            "eventID",
+            "eventName",
+            "eventVersion",
+            "eventSource",
+            "awsRegion",
+            "dynamodb",
+            "eventSourceARN",
+        ]
+        assert r["eventVersion"] == "1.1"
+        assert r["eventSource"] == "aws:dynamodb"
+        assert r["awsRegion"] == "us-east-1"
+        assert r["eventSourceARN"] == stream
+        assert isinstance(r["eventID"], str) and r["eventID"]
+        d = r["dynamodb"]
+        created = d["ApproximateCreationDateTime"]
+        assert isinstance(created, int) and before - 1 <= created <= time.time() + 1
+        assert d["Keys"] == {"pk": {"S": "a"}}
+        assert d["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+        assert isinstance(d["SequenceNumber"], str) and isinstance(d["SizeBytes"], int)
+    ins, mod, rem = (r["dynamodb"] for r in records)
+    assert "OldImage" not in ins and ins["NewImage"]["blob"] == {"B": "AP8="}
+    assert ins["NewImage"]["n"] == {"N": "1"}
+    assert mod["OldImage"]["n"] == {"N": "1"} and mod["NewImage"]["n"] == {"N": "2"}
+    assert "NewImage" not in rem and rem["OldImage"]["n"] == {"N": "2"}
+    seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert seqs == sorted(seqs)
+    json.dumps(records)
+
+
+def test_keys_only_view_has_no_images(lab):
+    lab.table("KEYS_ONLY")
+    lab.function(RECORDING, env={"RECORD_EVENTS": "1"})
+    lab.mapping()
+    lab.put("k", v=1)
+    rt = lab.runtime()
+    assert rt.wait_idle(15)
+    (r,) = lab.calls()[0]["event"]["Records"]
+    assert set(r["dynamodb"]) == {
+        "ApproximateCreationDateTime",
+        "Keys",
+        "SequenceNumber",
+        "SizeBytes",
+        "StreamViewType",
+    }
+
+
+def test_trim_horizon_reads_records_written_before_the_mapping(lab):
+    lab.table()
+    lab.function(RECORDING)
+    lab.put("old1")
+    lab.put("old2")
+    lab.mapping(StartingPosition="TRIM_HORIZON")
+    rt = lab.runtime()
+    lab.put("new")
+    assert rt.wait_idle(15)
+    assert [k for ks in lab.keys() for k in ks] == ["old1", "old2", "new"]
+
+
+def test_latest_reads_only_records_written_after_the_mapping(lab):
+    lab.table()
+    lab.function(RECORDING)
+    lab.put("old1")
+    lab.put("old2")
+    lab.mapping(StartingPosition="LATEST")
+    rt = lab.runtime()
+    assert rt.wait_idle(15)  # the mapping is running: its starting position is resolved
+    lab.put("new1")
+    lab.put("new2")
+    assert rt.wait_idle(15)
+    assert [k for ks in lab.keys() for k in ks] == ["new1", "new2"]
+
+
+def test_batch_size(lab):
+    lab.table()
+    lab.function(RECORDING)
+    for i in range(7):
+        lab.put(f"k{i}")
+    lab.mapping(BatchSize=3)
+    rt = lab.runtime()
+    assert rt.wait_idle(15)
+    assert lab.keys() == [["k0", "k1", "k2"], ["k3", "k4", "k5"], ["k6"]]
+
+
+def test_polls_again_at_once_while_records_remain(lab):
+    # 1,500 records, more than one GetRecords call (1,000) returns: all delivered once, in
+    # order, in batches of at most BatchSize.
+    lab.table()
+    lab.function(RECORDING)
+    lab.put_many([f"k{i:04d}" for i in range(1500)])
+    lab.mapping(BatchSize=1200)
+    rt = lab.runtime(poll_interval=0.25)
+    assert rt.wait_idle(60)
+    assert all(len(k) <= 1200 for k in lab.keys())
+    assert [k for ks in lab.keys() for k in ks] == [f"k{i:04d}" for i in range(1500)]
+
+
+def test_batching_window_gathers_records(lab):
+    lab.table()
+    lab.function(RECORDING)
+    lab.mapping(BatchSize=100, MaximumBatchingWindowInSeconds=2)
+    rt = lab.runtime()
+    lab.put("first")
+    assert lab.wait_for(lambda: len(lab.calls()) == 1)
+    # the next window began when that invocation completed: these five form one batch
+    for i in range(5):
+        lab.put(f"w{i}")
+        time.sleep(0.1)
+    assert rt.wait_idle(15)
+    assert lab.keys() == [["first"], [f"w{i}" for i in range(5)]]
+
+
+def test_without_batching_window_records_go_at_once(lab):
+    lab.table()
+    lab.function(RECORDING)
+    lab.mapping(BatchSize=100)
+    rt = lab.runtime()
+    for i in range(3):
+        lab.put(f"w{i}")
+        assert lab.wait_for(lambda i=i: len(lab.calls()) == i + 1)
+    assert rt.wait_idle(15)
+    assert lab.keys() == [["w0"], ["w1"], ["w2"]]
+
+
+def test_payload_limit_of_6_mb_splits_batches(lab):
+    lab.table("NEW_IMAGE")
+    lab.function(
+        '''
+def handler(event, context):
+    import json
+    record(event, size=len(json.dumps(event, separators=(",", ":"))))
+'''
+    )
+    blob = "x" * 300_000
+    for i in range(25):  # about 7.5 MB of records
+        lab.put(f"big{i:02d}", blob=blob)
+    lab.mapping(BatchSize=100)
+    rt = lab.runtime()
+    assert rt.wait_idle(60)
+    calls = lab.calls()
+    assert len(calls) >= 2
+    assert all(c["size"] <= 6 * 1024 * 1024 for c in calls)
+    assert [k for c in calls for k in c["keys"]] == [f"big{i:02d}" for i in range(25)]
