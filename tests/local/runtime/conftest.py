@@ -21,7 +21,7 @@ import pytest
 from ddbstream.local.runtime import Runtime
 
 #: Appended to every test handler: ``record(event, **extra)`` appends one JSON line per call.
-RECORDER = '''
+RECORDER = """
 import json as _json, os as _os, time as _time
 
 def record(event, **extra):
@@ -32,7 +32,7 @@ def record(event, **extra):
         line["event"] = event
     with open(_os.environ["RECORD_FILE"], "a") as f:
         f.write(_json.dumps(line) + "\\n")
-'''
+"""
 
 TRUST = json.dumps(
     {

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-RECORDING = '''
+RECORDING = """
 def handler(event, context):
     record(event)
-'''
-
+"""
 
 
 def test_event_is_exactly_what_lambda_sends(lab):
@@ -152,11 +151,11 @@ def test_without_batching_window_records_go_at_once(lab):
 def test_payload_limit_of_6_mb_splits_batches(lab):
     lab.table("NEW_IMAGE")
     lab.function(
-        '''
+        """
 def handler(event, context):
     import json
     record(event, size=len(json.dumps(event, separators=(",", ":"))))
-'''
+"""
     )
     blob = "x" * 300_000
     for i in range(25):  # about 7.5 MB of records

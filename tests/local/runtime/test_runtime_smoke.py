@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-BASIC = '''
+BASIC = """
 def handler(event, context):
     print("Processing", len(event["Records"]), "records")
     record(event)
-'''
+"""
 
 
 def test_record_reaches_handler(lab):
