@@ -7,6 +7,7 @@ that mapping, all against the session's in-process moto server.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -225,8 +226,13 @@ class Lab:
             return []
         return [json.loads(line) for line in self.record_file.read_text().splitlines() if line]
 
-    def keys(self) -> list[list[str]]:
+    def batches(self) -> list[list[str]]:
+        """The keys of each invocation's records, one list per invocation."""
         return [c["keys"] for c in self.calls()]
+
+    def delivered(self) -> list[str]:
+        """The keys of all records delivered, in invocation order."""
+        return [k for c in self.calls() for k in c["keys"]]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -240,10 +246,8 @@ class Lab:
         for rt in self.runtimes:
             rt.stop(timeout=5)
         for u in self.mapping_uuids:
-            try:
+            with contextlib.suppress(Exception):
                 self.lam.delete_event_source_mapping(UUID=u)
-            except Exception:
-                pass
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def test_function_error_is_retried_until_success(lab):
     lab.mapping()
     rt = lab.runtime()
     assert rt.wait_idle(20)
-    assert lab.keys() == [["a", "b"]] * 3  # two failures, then success; nothing lost
+    assert lab.batches() == [["a", "b"]] * 3  # two failures, then success; nothing lost
     stats = rt.stats()[lab.mapping_uuids[0]]
     assert stats["invoke"] == 3 and stats["errors"] == 2
 
@@ -95,7 +95,7 @@ def test_retry_attempts_exhausted_goes_to_sqs_and_shard_moves_on(lab):
     assert rt.wait_idle(20)
     lab.put("good")
     assert rt.wait_idle(20)
-    assert lab.keys() == [["bad"]] * 3 + [["good"]]  # 1 call + 2 retries, then unblocked
+    assert lab.batches() == [["bad"]] * 3 + [["good"]]  # 1 call + 2 retries, then unblocked
     (doc,) = lab.messages(url, want=1)
     destination_check(doc, lab, "RetryAttemptsExhausted", 1)
     assert doc["requestContext"]["approximateInvokeCount"] == 3
@@ -176,7 +176,7 @@ def test_partial_batch_response_checkpoints_at_the_lowest_item(lab):
     rt = lab.runtime()
     assert rt.wait_idle(20)
     # a and b are checkpointed; Lambda retries from c, the lowest reported sequence number
-    assert lab.keys() == [list("abcde"), list("cde")]
+    assert lab.batches() == [list("abcde"), list("cde")]
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def test_partial_batch_response_success_conditions(lab, response):
     lab.mapping(FunctionResponseTypes=["ReportBatchItemFailures"])
     rt = lab.runtime()
     assert rt.wait_idle(20)
-    assert lab.keys() == [["a", "b"]]  # complete success: no retry
+    assert lab.batches() == [["a", "b"]]  # complete success: no retry
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_partial_batch_response_failure_conditions_fail_the_whole_batch(lab, res
     )
     rt = lab.runtime()
     assert rt.wait_idle(20)
-    assert lab.keys() == [["a", "b"]]
+    assert lab.batches() == [["a", "b"]]
     (doc,) = lab.messages(url, want=1)
     destination_check(doc, lab, "RetryAttemptsExhausted", 2)  # the whole batch
     assert "functionError" not in doc["responseContext"]  # the function itself succeeded
@@ -234,7 +234,7 @@ def test_partial_response_ignored_without_report_batch_item_failures(lab):
     lab.mapping()
     rt = lab.runtime()
     assert rt.wait_idle(20)
-    assert lab.keys() == [["a", "b"]]
+    assert lab.batches() == [["a", "b"]]
 
 
 def test_bisect_isolates_the_bad_record_without_using_retries(lab):
@@ -251,7 +251,7 @@ def test_bisect_isolates_the_bad_record_without_using_retries(lab):
     rt = lab.runtime()
     assert rt.wait_idle(20)
     # with zero retries allowed, the splits still happen: they do not use the retry quota
-    assert lab.keys() == [list("abcd"), ["a", "b"], ["c", "d"], ["c"], ["d"]]
+    assert lab.batches() == [list("abcd"), ["a", "b"], ["c", "d"], ["c"], ["d"]]
     (doc,) = lab.messages(url, want=1)
     destination_check(doc, lab, "RetryAttemptsExhausted", 1)
     c_seq = lab.calls()[3]["seqs"][0]
@@ -272,7 +272,7 @@ def test_bisect_with_partial_response_retries_only_the_remaining_records(lab):
     )
     rt = lab.runtime()
     assert rt.wait_idle(20)
-    assert lab.keys() == [list("abcde"), list("cde")]
+    assert lab.batches() == [list("abcde"), list("cde")]
 
 
 def test_maximum_record_age_discards_old_records(lab):

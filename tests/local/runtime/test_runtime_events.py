@@ -80,7 +80,7 @@ def test_trim_horizon_reads_records_written_before_the_mapping(lab):
     rt = lab.runtime()
     lab.put("new")
     assert rt.wait_idle(15)
-    assert [k for ks in lab.keys() for k in ks] == ["old1", "old2", "new"]
+    assert lab.delivered() == ["old1", "old2", "new"]
 
 
 def test_latest_reads_only_records_written_after_the_mapping(lab):
@@ -94,7 +94,7 @@ def test_latest_reads_only_records_written_after_the_mapping(lab):
     lab.put("new1")
     lab.put("new2")
     assert rt.wait_idle(15)
-    assert [k for ks in lab.keys() for k in ks] == ["new1", "new2"]
+    assert lab.delivered() == ["new1", "new2"]
 
 
 def test_batch_size(lab):
@@ -105,7 +105,7 @@ def test_batch_size(lab):
     lab.mapping(BatchSize=3)
     rt = lab.runtime()
     assert rt.wait_idle(15)
-    assert lab.keys() == [["k0", "k1", "k2"], ["k3", "k4", "k5"], ["k6"]]
+    assert lab.batches() == [["k0", "k1", "k2"], ["k3", "k4", "k5"], ["k6"]]
 
 
 def test_polls_again_at_once_while_records_remain(lab):
@@ -117,8 +117,8 @@ def test_polls_again_at_once_while_records_remain(lab):
     lab.mapping(BatchSize=1200)
     rt = lab.runtime(poll_interval=0.25)
     assert rt.wait_idle(60)
-    assert all(len(k) <= 1200 for k in lab.keys())
-    assert [k for ks in lab.keys() for k in ks] == [f"k{i:04d}" for i in range(1500)]
+    assert all(len(k) <= 1200 for k in lab.batches())
+    assert lab.delivered() == [f"k{i:04d}" for i in range(1500)]
 
 
 def test_batching_window_gathers_records(lab):
@@ -133,7 +133,7 @@ def test_batching_window_gathers_records(lab):
         lab.put(f"w{i}")
         time.sleep(0.1)
     assert rt.wait_idle(15)
-    assert lab.keys() == [["first"], [f"w{i}" for i in range(5)]]
+    assert lab.batches() == [["first"], [f"w{i}" for i in range(5)]]
 
 
 def test_without_batching_window_records_go_at_once(lab):
@@ -145,7 +145,7 @@ def test_without_batching_window_records_go_at_once(lab):
         lab.put(f"w{i}")
         assert lab.wait_for(lambda i=i: len(lab.calls()) == i + 1)
     assert rt.wait_idle(15)
-    assert lab.keys() == [["w0"], ["w1"], ["w2"]]
+    assert lab.batches() == [["w0"], ["w1"], ["w2"]]
 
 
 def test_payload_limit_of_6_mb_splits_batches(lab):

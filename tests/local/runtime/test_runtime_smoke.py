@@ -16,4 +16,4 @@ def test_record_reaches_handler(lab):
     rt = lab.runtime()
     lab.put("a", v=1)
     assert rt.wait_idle(15)
-    assert lab.keys() == [["a"]]
+    assert lab.batches() == [["a"]]
