@@ -70,6 +70,7 @@ LOCAL_VARIABLES: dict[str, Any] = {
 }
 
 Say = Callable[[str], None]
+_DETACHED_ENV = "DDBSTREAM_UP_DETACHED"
 
 
 class StackError(Exception):
@@ -244,9 +245,7 @@ def build_package(root: Path) -> Path:
     """Build the Lambda zip the stack deploys (``ddbstream package``)."""
     from ddbstream import packaging
 
-    target = root / "build" / "ddbstream-lambda.zip"
-    result = packaging.build(target)  # type: ignore[attr-defined]
-    return Path(result) if result else target
+    return Path(packaging.build(root / "build" / "ddbstream-lambda.zip").path)
 
 
 class _TerraformAdapter:
@@ -331,6 +330,45 @@ class TerraformProgress:
 # ---------------------------------------------------------------------------------------------
 
 
+_policy_patch_lock = threading.Lock()
+_policy_patched = False
+
+
+def _fix_moto_policy_conditions() -> None:
+    """Make moto treat a policy statement whose conditions do not hold as not applying.
+
+    moto 5 evaluates a bucket policy statement with a ``Condition`` as DENIED whenever the
+    condition does not hold, whatever its Effect. The stack's TLS-only bucket policy (Deny
+    ``s3:*`` when ``aws:SecureTransport`` is false) then denies every object request, although
+    on AWS it only bites plain-HTTP requests. IAM's rule is that a statement applies only when
+    its conditions hold; moto supplies no ``aws:SecureTransport`` value, so the statement does
+    not apply and the local endpoint counts as a secure one, as an AWS endpoint would.
+    """
+    global _policy_patched
+    with _policy_patch_lock:
+        if _policy_patched:
+            return
+        from moto.iam import access_control as ac
+
+        original = ac.IAMPolicyStatement.is_action_permitted
+
+        def is_action_permitted(
+            self: Any,
+            action: str,
+            resource: str = "*",
+            principal: str | None = None,
+            incoming_condition_values: dict[str, str] | None = None,
+        ) -> Any:
+            if self._statement.get("Condition") and not self._check_conditions(
+                incoming_condition_values
+            ):
+                return ac.PermissionResult.NEUTRAL
+            return original(self, action, resource, principal, incoming_condition_values)
+
+        ac.IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+        _policy_patched = True
+
+
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -384,6 +422,7 @@ class LocalStack:
 
         # 1. The emulator, with the previous run's state when there is one.
         t0 = time.monotonic()
+        _fix_moto_policy_conditions()
         self._restore_or_reset()
         self._emulator = emulator.start(port=choose_port(self.port, previous))
         self.endpoint = self._emulator.endpoint
@@ -432,10 +471,31 @@ class LocalStack:
         t0 = time.monotonic()
         from ddbstream.local.runtime import Runtime
 
-        self._runtime = Runtime(self.endpoint, sd / RUNTIME_DIR)
+        self._runtime = Runtime(
+            self.endpoint, sd / RUNTIME_DIR, region=emulator.REGION, on_event=self._on_runtime
+        )
         self._runtime.start()
         self.timings["runtime"] = time.monotonic() - t0
         self.say(f"runtime    running the stream mappings  ({self.timings['runtime']:.1f}s)")
+
+    def _on_runtime(self, ev: dict[str, Any]) -> None:
+        """One line per runtime event worth seeing (invocations, failures, discards)."""
+        kind = ev.get("type")
+        clock = time.strftime("%H:%M:%S")
+        if kind == "invoke":
+            err = f"  ERROR {ev['error']}" if ev.get("error") else ""
+            self.say(
+                f"{clock} invoke  {ev.get('function')}: {ev.get('batch_size')} record(s), "
+                f"{ev.get('duration_ms')} ms{err}"
+            )
+        elif kind == "discard":
+            self.say(
+                f"{clock} discard {ev.get('batch_size')} record(s) ({ev.get('condition')}) -> "
+                f"{ev.get('destination') or 'no destination'}"
+            )
+        elif kind in ("error", "mapping-started", "mapping-stopped"):
+            detail = ev.get("message") or ev.get("reason") or ""
+            self.say(f"{clock} {kind} {ev.get('mapping')} {detail}".rstrip())
 
     def _restore_or_reset(self) -> None:
         from ddbstream.local import snapshot
@@ -530,8 +590,9 @@ def usage_text(state: dict[str, Any], state_dir: Path) -> str:
     return f"""\
 The local stack is ready at {state["endpoint"]} (state: {state_dir}).
 
-  eval "$(ddbstream env{sd})"                # point the AWS CLI and boto3 at it
-  ddbstream output{sd}                       # the stack's Terraform outputs
+Point the AWS CLI and boto3 at it, see its Terraform outputs:
+  eval "$(ddbstream env{sd})"
+  ddbstream output{sd}
   TABLE_NAME=$(ddbstream output{sd} -raw dynamodb_table_name)
 
 The seed README's "Testing the Infrastructure" walkthrough works as written, with
@@ -602,7 +663,7 @@ def start_detached(
             stdout=logf,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", _DETACHED_ENV: "1"},
         )
     state = _wait_for_ready(state_dir, timeout, child=child, log=log, say=say)
     return state, True
@@ -640,9 +701,10 @@ def _serve(stack: LocalStack, state_dir: Path, say: Say) -> int:
             variables=stack.variables,
         )
         _write_json(state_dir / STATE_FILE, state)
-        say(f"ready in {time.monotonic() - t0:.1f}s (pid {os.getpid()})\n")
-        say(usage_text(state, state_dir))
-        say("\nCtrl-C or `ddbstream down` stops it.")
+        say(f"ready in {time.monotonic() - t0:.1f}s (pid {os.getpid()})")
+        if not os.environ.get(_DETACHED_ENV):  # the detached parent prints its own
+            say("\n" + usage_text(state, state_dir))
+            say("\nCtrl-C or `ddbstream down` stops it.")
         while not stop.wait(1.0):
             pass
         say("stopping the local stack ...")
