@@ -138,4 +138,4 @@ def read_audit_body(body: bytes) -> list[dict[str, Any]]:
     from ddbstream.core.jsonenc import loads
 
     text = gzip.decompress(body).decode("utf-8")
-    return [loads(line) for line in text.splitlines() if line]
+    return [loads(line) for line in text.split("\n") if line]

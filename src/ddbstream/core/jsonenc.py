@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 
@@ -31,12 +31,13 @@ def _default(o: object) -> object:
 
 
 _fast = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False
+    ensure_ascii=True, separators=(",", ":"), default=_default, allow_nan=False
 ).encode
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON text of ``obj`` (non-ASCII kept as is; numbers exact)."""
+    """Compact JSON text of ``obj``: ASCII only (non-ASCII characters are escaped, so no line
+    separator such as U+2028 or U+0085 can ever split an NDJSON line), numbers exact."""
     try:
         return _fast(obj)
     except _Inexact:
@@ -48,7 +49,7 @@ def dumps(obj: Any) -> str:
 def _slow(o: Any, out: Any) -> None:
     t = type(o)
     if t is str:
-        out(encode_basestring(o))
+        out(encode_basestring_ascii(o))
     elif o is None:
         out("null")
     elif o is True:
@@ -70,7 +71,7 @@ def _slow(o: Any, out: Any) -> None:
             if not first:
                 out(",")
             first = False
-            out(encode_basestring(str(k)))
+            out(encode_basestring_ascii(str(k)))
             out(":")
             _slow(v, out)
         out("}")

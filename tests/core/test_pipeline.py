@@ -1,0 +1,146 @@
+"""The batch pipeline's outcomes: what is delivered, quarantined, and reported for retry."""
+
+from __future__ import annotations
+
+from ddbstream.core.audit import read_audit_body
+from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
+from ddbstream.core.pipeline import PipelineConfig, process_batch
+from ddbstream.core.records import activity, stream_record
+from ddbstream.core.rules import parse_rules
+
+KEYS = {"UserId": "u1", "ActivityId": "a1"}
+T0 = 1_764_064_800
+
+
+def good(i, name="INSERT", ts=T0):  # type: ignore[no-untyped-def]
+    return stream_record(
+        name, KEYS, activity(f"u{i}", i), activity(f"u{i}", i, "OLD"), seq=i + 1, ts=ts
+    )
+
+
+def poison(i):  # type: ignore[no-untyped-def]
+    rec = good(i)
+    rec["dynamodb"]["NewImage"]["Timestamp"] = {"N": "not-a-number"}
+    return rec
+
+
+def run(records, config=None, **sinks):  # type: ignore[no-untyped-def]
+    audit = sinks.pop("audit", MemoryAudit())
+    notifier = sinks.pop("notifier", MemoryNotifier())
+    quarantine = sinks.pop("quarantine", MemoryQuarantine())
+    result = process_batch(
+        records,
+        config=config or PipelineConfig(),
+        audit=audit,
+        notifier=notifier,
+        quarantine=quarantine,
+        **sinks,
+    )
+    return result, audit, notifier, quarantine
+
+
+def seq(i):  # type: ignore[no-untyped-def]
+    return str(i + 1).zfill(21)
+
+
+def test_happy_batch_one_audit_object_and_a_notification_per_change():
+    recs = [good(i, name) for i, name in enumerate(["INSERT", "MODIFY", "REMOVE"] * 10)]
+    result, audit, notifier, quarantine = run(recs)
+    assert result.failures == []
+    assert [o.status for o in result.outcomes] == ["delivered"] * 30
+    assert audit.calls == 1
+    (obj,) = audit.objects.values()
+    assert len(read_audit_body(obj.body)) == 30
+    assert [n.index for n in notifier.sent] == list(range(30))
+    assert notifier.calls == 3  # PublishBatch: 10 per call
+    assert quarantine.calls == 0
+    assert result.changes_by_event == {"INSERT": 10, "MODIFY": 10, "REMOVE": 10}
+
+
+def test_poison_record_is_quarantined_and_does_not_block():
+    recs = [good(0), poison(1), good(2)]
+    result, audit, notifier, quarantine = run(recs)
+    assert result.failures == []
+    assert [o.status for o in result.outcomes] == ["delivered", "quarantined", "delivered"]
+    (q,) = quarantine.objects.values()
+    assert q.key.startswith("quarantine/table=UserActivities/")
+    assert b"not-a-number" in q.body and b"is not a number" in q.body
+    rows = read_audit_body(next(iter(audit.objects.values())).body)
+    assert [r["sequence_number"] for r in rows] == [seq(0), seq(2)]
+    assert [n.index for n in notifier.sent] == [0, 2]
+    assert result.records_quarantined == 1
+
+
+def test_failed_quarantine_write_is_a_failure_from_that_record():
+    recs = [good(0), poison(1), good(2)]
+    result, *_ = run(recs, quarantine=MemoryQuarantine(fail=lambda q: True))
+    assert result.failures == [seq(1), seq(2)]
+    assert result.outcomes[0].status == "delivered"
+
+
+def test_audit_failure_fails_the_whole_object_and_sends_no_notifications():
+    result, _, notifier, _ = run(
+        [good(i) for i in range(5)], audit=MemoryAudit(fail=lambda o: True)
+    )
+    assert result.failures == [seq(i) for i in range(5)]
+    assert notifier.calls == 0
+    assert result.audit_objects_written == 0
+
+
+def test_audit_failure_of_a_later_partition_keeps_earlier_changes_delivered():
+    recs = [good(0, ts=T0 - 10), good(1, ts=T0 - 5), good(2, ts=T0), good(3, ts=T0 + 1)]
+    audit = MemoryAudit(fail=lambda o: "hour=10" in o.key)
+    result, _, notifier, _ = run(recs, audit=audit)
+    assert result.failures == [seq(2), seq(3)]
+    assert [n.index for n in notifier.sent] == [0, 1]  # nothing published past the failure
+
+
+def test_sns_entry_failure_reports_from_that_change():
+    recs = [good(i) for i in range(15)]
+    notifier = MemoryNotifier(fail_entry=lambda n: n.index == 12)
+    result, *_ = run(recs, notifier=notifier)
+    assert result.failures == [seq(i) for i in range(12, 15)]
+    assert all(o.status == "delivered" for o in result.outcomes[:12])
+    assert result.notifications_sent == 14  # 13 and 14 went out in the same call (retried too)
+
+
+def test_sns_call_failure_stops_publishing():
+    recs = [good(i) for i in range(25)]
+    notifier = MemoryNotifier(fail_call=lambda batch: batch[0].index == 10)
+    result, _, notifier, _ = run(recs, notifier=notifier)
+    assert result.failures == [seq(i) for i in range(10, 25)]
+    assert notifier.calls == 2
+    assert result.notifications_sent == 10
+
+
+def test_rules_select_what_is_published():
+    rules = parse_rules('{"rules":[{"name":"mods","events":["MODIFY"]}]}')
+    recs = [good(i, name) for i, name in enumerate(["INSERT", "MODIFY", "REMOVE"])]
+    result, _, notifier, _ = run(recs, PipelineConfig(rules=rules))
+    assert [n.index for n in notifier.sent] == [1]
+    assert result.failures == []
+
+
+def test_running_out_of_time_reports_the_rest_without_calls():
+    result, audit, notifier, _ = run([good(i) for i in range(3)], should_stop=lambda: True)
+    assert result.failures == [seq(i) for i in range(3)]
+    assert audit.calls == 0 and notifier.calls == 0
+    assert result.stopped_early
+
+
+def test_time_runs_out_between_notification_calls():
+    calls = iter([False, False, True])  # audit ok, first publish ok, then out of time
+    result, _, notifier, _ = run([good(i) for i in range(20)], should_stop=lambda: next(calls))
+    assert result.failures == [seq(i) for i in range(10, 20)]
+    assert notifier.calls == 1
+
+
+def test_on_change_is_called_per_decoded_change_in_order():
+    seen: list[int] = []
+    run([good(0), poison(1), good(2)], on_change=lambda i, ev: seen.append(i))
+    assert seen == [0, 2]
+
+
+def test_empty_batch():
+    result, audit, notifier, _ = run([])
+    assert result.failures == [] and audit.calls == 0 and notifier.calls == 0

@@ -1,0 +1,229 @@
+"""Property tests: decoding agrees with boto3's TypeDeserializer exactly; a batch with malformed
+records and failing sinks never crashes, never loses or skips a good record."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import Binary, TypeDeserializer
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ddbstream.core.audit import read_audit_body
+from ddbstream.core.decode import decode_item
+from ddbstream.core.jsonenc import dumps
+from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
+from ddbstream.core.pipeline import PipelineConfig, build_quarantine_object, process_batch
+from ddbstream.core.records import stream_record
+
+# --- DynamoDB values on the wire (as Lambda delivers them: B is base64 text) -------------
+
+
+@st.composite
+def number_text(draw: Any) -> str:
+    digits = draw(st.integers(min_value=0, max_value=10**38 - 1))
+    exp = draw(st.integers(min_value=-128, max_value=125 - len(str(digits)) + 1))
+    d = Decimal(digits).scaleb(exp)
+    if draw(st.booleans()):
+        d = -d
+    # The same value in the spellings DynamoDB and clients use (at most 38 digits of text).
+    plain = f"{d:f}"
+    if sum(c.isdigit() for c in plain.lstrip("-0.")) > 38:
+        plain = str(d)
+    return draw(st.sampled_from([str(d), plain, str(d).lower()]))
+
+
+def _unique_numbers(xs: list[str]) -> list[str]:
+    seen: set[Decimal] = set()
+    out = []
+    for x in xs:
+        if Decimal(x) not in seen:
+            seen.add(Decimal(x))
+            out.append(x)
+    return out
+
+
+b64 = st.binary(max_size=24).map(lambda b: base64.b64encode(b).decode())
+scalar_av = st.one_of(
+    st.text(max_size=20).map(lambda s: {"S": s}),
+    number_text().map(lambda n: {"N": n}),
+    b64.map(lambda b: {"B": b}),
+    st.booleans().map(lambda b: {"BOOL": b}),
+    st.just({"NULL": True}),
+    st.lists(st.text(max_size=8), min_size=1, max_size=5, unique=True).map(lambda x: {"SS": x}),
+    st.lists(number_text(), min_size=1, max_size=5).map(_unique_numbers).map(lambda x: {"NS": x}),
+    st.lists(st.binary(max_size=8), min_size=1, max_size=4, unique=True).map(
+        lambda bs: {"BS": [base64.b64encode(b).decode() for b in bs]}
+    ),
+)
+attr_name = st.text(min_size=1, max_size=12)
+av = st.recursive(
+    scalar_av,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda x: {"L": x}),
+        st.dictionaries(attr_name, inner, max_size=4).map(lambda x: {"M": x}),
+    ),
+    max_leaves=12,
+)
+item = st.dictionaries(attr_name, av, min_size=1, max_size=8)
+# Batches need many records; their values matter less than their shape (kept cheap to draw).
+small_item = st.dictionaries(
+    st.sampled_from(["A", "B", "C", "ActivityType"]), scalar_av, max_size=3
+)
+
+
+def _to_boto_wire(v: Any) -> Any:
+    """Lambda's wire (B as base64 text) -> boto3's (B as bytes)."""
+    if isinstance(v, dict):
+        if len(v) == 1 and "B" in v and isinstance(v["B"], str):
+            return {"B": base64.b64decode(v["B"])}
+        if len(v) == 1 and "BS" in v:
+            return {"BS": [base64.b64decode(x) for x in v["BS"]]}
+        return {k: _to_boto_wire(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_to_boto_wire(x) for x in v]
+    return v
+
+
+def _normalise_boto(v: Any) -> Any:
+    """TypeDeserializer's value -> ddbstream's documented representation."""
+    if isinstance(v, Binary):
+        return base64.b64encode(v.value).decode()
+    if isinstance(v, set):
+        xs = list(v)
+        if xs and isinstance(xs[0], Binary):
+            return [base64.b64encode(b.value).decode() for b in sorted(xs, key=lambda b: b.value)]
+        return sorted(xs)
+    if isinstance(v, dict):
+        return {k: _normalise_boto(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_normalise_boto(x) for x in v]
+    return v
+
+
+def _exactly_equal(a: Any, b: Any) -> bool:
+    """Equal values of the same JSON kind; numbers equal in value (int vs Decimal)."""
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, Decimal)) and isinstance(b, (int, Decimal)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_exactly_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_exactly_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+@given(item)
+def test_any_valid_item_decodes_exactly_like_type_deserializer(wire: dict[str, Any]) -> None:
+    ours = decode_item(wire)
+    td = TypeDeserializer()
+    theirs = {k: _normalise_boto(td.deserialize(v)) for k, v in _to_boto_wire(wire).items()}
+    assert _exactly_equal(ours, theirs)
+    # ... and survives the audit line (JSON) without losing a digit.
+    back = json.loads(dumps(ours), parse_float=Decimal)
+    assert _exactly_equal(back, theirs)
+
+
+# --- batches with malformed records and failing sinks ------------------------------------
+
+KEYS = {"UserId": {"S": "u"}, "ActivityId": {"S": "a"}}
+
+CORRUPTIONS = [
+    lambda r: r.update(eventName="UPSERT"),
+    lambda r: r.pop("dynamodb"),
+    lambda r: r["dynamodb"].pop("Keys"),
+    lambda r: r["dynamodb"].update(ApproximateCreationDateTime="soon"),
+    lambda r: r["dynamodb"]["NewImage"].update(X={"N": "1.2.3"}),
+    lambda r: r["dynamodb"]["NewImage"].update(X={"B": "@@"}),
+    lambda r: r["dynamodb"]["NewImage"].update(X={"Q": 1}),
+    lambda r: r["dynamodb"]["NewImage"].update(X={"M": {"y": {"SS": "no"}}}),
+    lambda r: r.update(eventSourceARN="arn:aws:sqs:us-east-1:1:q"),
+    lambda r: r["dynamodb"].pop("SequenceNumber"),
+]
+
+
+@st.composite
+def batch(draw: Any) -> tuple[list[Any], list[bool]]:
+    n = draw(st.integers(min_value=0, max_value=20))
+    records: list[Any] = []
+    is_good: list[bool] = []
+    for i in range(n):
+        new = draw(small_item)
+        ts = 1_764_064_800 + draw(st.integers(min_value=-7200, max_value=7200))
+        name = draw(st.sampled_from(["INSERT", "MODIFY", "REMOVE"]))
+        table = draw(st.sampled_from(["UserActivities", "Other"]))
+        rec = stream_record(
+            name, KEYS, {**KEYS, **new}, KEYS, seq=i + 1, ts=ts, table=table, encoded=True
+        )
+        kind = draw(st.integers(min_value=0, max_value=len(CORRUPTIONS) + 3))
+        if kind < len(CORRUPTIONS):
+            rec = copy.deepcopy(rec)
+            CORRUPTIONS[kind](rec)
+            records.append(rec)
+            is_good.append(False)
+        elif kind == len(CORRUPTIONS):
+            records.append(draw(st.sampled_from([None, 7, "text", [], {}])))
+            is_good.append(False)
+        else:
+            records.append(rec)
+            is_good.append(True)
+    return records, is_good
+
+
+@given(batch())
+def test_malformed_records_never_crash_or_cost_a_good_record(data: Any) -> None:
+    records, is_good = data
+    audit, notifier, quarantine = MemoryAudit(), MemoryNotifier(), MemoryQuarantine()
+    result = process_batch(
+        records, config=PipelineConfig(), audit=audit, notifier=notifier, quarantine=quarantine
+    )
+    assert result.failures == []
+    lines = [row for obj in audit.objects.values() for row in read_audit_body(obj.body)]
+    good_seqs = [str(i + 1).zfill(21) for i, g in enumerate(is_good) if g]
+    # every good record is in the audit log exactly once, and notified exactly once
+    assert sorted(r["sequence_number"] for r in lines) == sorted(good_seqs)
+    assert sorted(n.index for n in notifier.sent) == [i for i, g in enumerate(is_good) if g]
+    # every malformed one is quarantined
+    assert [o.status for o in result.outcomes] == [
+        "delivered" if g else "quarantined" for g in is_good
+    ]
+    assert result.records_quarantined == is_good.count(False)
+
+
+@given(batch(), st.data())
+def test_failures_are_a_suffix_and_everything_before_it_was_delivered(data: Any, draw: Any) -> None:
+    records, _ = data
+    fail_hours = draw.draw(st.sets(st.sampled_from(["hour=08", "hour=09", "hour=10", "hour=11"])))
+    fail_notes = draw.draw(st.sets(st.integers(min_value=0, max_value=30), max_size=3))
+    fail_quarantine = draw.draw(st.booleans())
+    audit = MemoryAudit(fail=lambda o: any(h in o.key for h in fail_hours))
+    notifier = MemoryNotifier(fail_entry=lambda n: n.index in fail_notes)
+    quarantine = MemoryQuarantine(fail=lambda q: fail_quarantine)
+    result = process_batch(
+        records, config=PipelineConfig(), audit=audit, notifier=notifier, quarantine=quarantine
+    )
+    first = result.first_failure
+    cut = len(records) if first is None else first
+    audited = {
+        r["sequence_number"] for obj in audit.objects.values() for r in read_audit_body(obj.body)
+    }
+    notified = {n.index for n in notifier.sent}
+    for o in result.outcomes[:cut]:
+        if o.status == "quarantined":
+            # keyed by content: identical poison records share one object
+            q = build_quarantine_object("quarantine/", o.index, records[o.index], "")
+            assert q.key in quarantine.objects
+        else:
+            assert o.status == "delivered"
+            assert o.sequence_number in audited
+            assert o.index in notified
+    # the rest is reported, in stream order, so the event source mapping retries it
+    assert all(o.status == "failed" for o in result.outcomes[cut:])
+    assert result.failures == [
+        o.sequence_number for o in result.outcomes[cut:] if o.sequence_number
+    ]
