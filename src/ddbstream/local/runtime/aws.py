@@ -210,7 +210,7 @@ class Telemetry:
         """START / the function's lines / END / REPORT, as Lambda writes them."""
         rid = result.request_id
         t = result.started
-        events: list[tuple[float, str]] = list(result.init_logs)
+        events: list[tuple[float, str]] = [(min(ts, t), m) for ts, m in result.init_logs]
         events.append((t, f"START RequestId: {rid} Version: $LATEST"))
         events.extend(result.logs)
         end = t + result.duration_ms / 1000
@@ -234,10 +234,13 @@ class Telemetry:
             return
         try:
             self._ensure_stream(group, stream)
-            batch = [
-                {"timestamp": int(ts * 1000), "message": msg or " "}
-                for ts, msg in sorted(events, key=lambda e: e[0])
-            ]
+            # kept in the order given (init output, START, the function's lines, END, REPORT);
+            # timestamps made non-decreasing, as CloudWatch Logs requires within a batch
+            batch = []
+            last = 0
+            for ts, msg in events:
+                last = max(last, int(ts * 1000))
+                batch.append({"timestamp": last, "message": msg or " "})
             for i in range(0, len(batch), 1000):
                 self.clients.logs.put_log_events(
                     logGroupName=group, logStreamName=stream, logEvents=batch[i : i + 1000]

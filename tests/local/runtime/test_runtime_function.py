@@ -1,0 +1,256 @@
+"""Conformance: the function as Lambda runs it: deployed code, warm workers, configuration
+changes, environment and context, logs and metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+CONTEXT_AND_ENV = """
+import json
+import os
+import boto3
+
+def handler(event, context):
+    seen = {
+        "aws_request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "remaining": context.get_remaining_time_in_millis(),
+        "env": {k: v for k, v in os.environ.items()
+                if k.startswith(("AWS_", "APP_", "LAMBDA_", "_HANDLER"))},
+    }
+    # the handler reaches the emulator through AWS_ENDPOINT_URL, as on AWS it reaches AWS
+    boto3.client("s3").put_object(Bucket=os.environ["APP_BUCKET"], Key="seen.json",
+                                  Body=json.dumps(seen).encode())
+    record(event)
+"""
+
+VERSIONED = """
+import os
+VERSION = "{version}"
+def handler(event, context):
+    record(event, version=VERSION, greeting=os.environ.get("GREETING"))
+"""
+
+
+def test_context_and_environment(lab, moto_endpoint):
+    s3 = lab.client("s3")
+    bucket = f"b-{lab.name}"
+    s3.create_bucket(Bucket=bucket)
+    lab.table()
+    lab.function(CONTEXT_AND_ENV, env={"APP_BUCKET": bucket}, timeout=7)
+    lab.mapping()
+    lab.put("a")
+    rt = lab.runtime()
+    assert rt.wait_idle(30)
+    seen = json.loads(s3.get_object(Bucket=bucket, Key="seen.json")["Body"].read())
+    assert seen["function_name"] == lab.function_name
+    assert seen["function_version"] == "$LATEST"
+    assert seen["invoked_function_arn"] == lab.function_arn
+    assert seen["memory_limit_in_mb"] == 256
+    assert seen["log_group_name"] == f"/aws/lambda/{lab.function_name}"
+    assert seen["log_stream_name"].startswith(
+        dt.datetime.now(dt.UTC).strftime("%Y/%m/%d/[$LATEST]")
+    )
+    assert 0 < seen["remaining"] <= 7000
+    assert len(seen["aws_request_id"]) == 36
+    env = seen["env"]
+    assert env["AWS_ENDPOINT_URL"] == moto_endpoint
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == lab.function_name
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{lab.function_name}"
+    assert env["APP_BUCKET"] == bucket
+    assert env["_HANDLER"] == "handler.handler"
+
+
+def test_warm_worker_is_reused(lab):
+    lab.table()
+    lab.function(VERSIONED.format(version="v1"))
+    lab.mapping(BatchSize=1)
+    rt = lab.runtime()
+    for k in "abc":
+        lab.put(k)
+        assert rt.wait_idle(20)
+    pids = {c["pid"] for c in lab.calls()}
+    assert len(lab.calls()) == 3 and len(pids) == 1
+    assert rt.workers_started == 1
+
+
+def test_code_update_takes_effect_on_the_next_invocation(lab):
+    lab.table()
+    lab.function(VERSIONED.format(version="v1"))
+    lab.mapping()
+    rt = lab.runtime()
+    lab.put("a")
+    assert rt.wait_idle(20)
+    lab.update_code(VERSIONED.format(version="v2"))
+    lab.put("b")
+    assert rt.wait_idle(20)
+    calls = lab.calls()
+    assert [c["version"] for c in calls] == ["v1", "v2"]
+    assert calls[0]["pid"] != calls[1]["pid"]
+
+
+def test_configuration_update_takes_effect_on_the_next_invocation(lab):
+    lab.table()
+    lab.function(VERSIONED.format(version="v1"), env={"GREETING": "hello"})
+    lab.mapping()
+    rt = lab.runtime()
+    lab.put("a")
+    assert rt.wait_idle(20)
+    lab.lam.update_function_configuration(
+        FunctionName=lab.function_name,
+        Environment={"Variables": {"RECORD_FILE": str(lab.record_file), "GREETING": "bonjour"}},
+    )
+    lab.put("b")
+    assert rt.wait_idle(20)
+    assert [c["greeting"] for c in lab.calls()] == ["hello", "bonjour"]
+
+
+def test_runs_the_deployed_package_not_the_working_tree(lab):
+    # The zip carries its own `ddbstream` package; it wins over the one installed here.
+    lab.table()
+    lab.function(
+        "",
+        handler="ddbstream.handler.lambda_handler",
+        files={
+            "ddbstream/__init__.py": "",
+            "ddbstream/handler.py": (
+                "from handler import record\n"
+                "def lambda_handler(event, context):\n"
+                "    record(event, origin=__file__)\n"
+                "    return {'batchItemFailures': []}\n"
+            ),
+        },
+    )
+    lab.mapping()
+    lab.put("a")
+    rt = lab.runtime()
+    assert rt.wait_idle(20)
+    (call,) = lab.calls()
+    assert str(lab.state_dir / "code") in call["origin"]
+
+
+def test_import_error_is_a_function_error_until_the_code_is_fixed(lab):
+    lab.table()
+    lab.function("import not_a_module_anywhere\n" + VERSIONED.format(version="broken"))
+    lab.mapping()
+    lab.put("a")
+    rt = lab.runtime()
+    assert lab.wait_for(lambda: rt.stats().get(lab.mapping_uuids[0], {}).get("errors", 0) >= 1)
+    lab.update_code(VERSIONED.format(version="fixed"))
+    assert rt.wait_idle(30)
+    assert [c["version"] for c in lab.calls()] == ["fixed"]
+    errors = [e for e in lab.events if e["type"] == "invoke" and e["error"]]
+    assert errors and errors[0]["error"] == "Runtime.ImportModuleError"
+
+
+def test_logs_go_to_the_functions_log_group(lab):
+    lab.table()
+    lab.function(
+        """
+import logging
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+print("cold start")
+
+def handler(event, context):
+    for r in event["Records"]:
+        print("Processing", r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"])
+    logger.info("batch of %d", len(event["Records"]))
+    record(event)
+"""
+    )
+    lab.mapping()
+    lab.put("a")
+    lab.put("b")
+    rt = lab.runtime()
+    assert rt.wait_idle(20)
+    logs = lab.client("logs")
+    group = f"/aws/lambda/{lab.function_name}"
+    found = logs.filter_log_events(logGroupName=group, filterPattern="Processing")["events"]
+    assert [e["message"] for e in found] == ["Processing INSERT a", "Processing INSERT b"]
+    everything = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+    assert everything[0] == "cold start"  # the init phase comes first
+    assert everything[1].startswith("START RequestId: ") and "Version: $LATEST" in everything[1]
+    rid = everything[1].split()[2]
+    assert any(m.startswith("[INFO]") and rid in m and "batch of 2" in m for m in everything)
+    assert f"END RequestId: {rid}" in everything
+    report = next(m for m in everything if m.startswith("REPORT"))
+    assert rid in report and "Duration:" in report and "Memory Size: 256 MB" in report
+    assert "Init Duration:" in report
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert len(streams) == 1 and "[$LATEST]" in streams[0]["logStreamName"]
+
+
+def test_function_error_is_logged(lab):
+    lab.table()
+    lab.function(
+        """
+def handler(event, context):
+    record(event)
+    raise KeyError("missing thing")
+"""
+    )
+    lab.mapping(MaximumRetryAttempts=0)
+    lab.put("a")
+    rt = lab.runtime()
+    assert rt.wait_idle(20)
+    group = f"/aws/lambda/{lab.function_name}"
+    msgs = [
+        e["message"]
+        for e in lab.client("logs").filter_log_events(logGroupName=group, filterPattern="ERROR")[
+            "events"
+        ]
+    ]
+    assert any(m.startswith("[ERROR] KeyError") and "Traceback" in m for m in msgs)
+
+
+def test_metrics_are_put_to_cloudwatch(lab):
+    lab.table()
+    lab.function(
+        """
+import os
+def handler(event, context):
+    record(event)
+    if any(r["dynamodb"]["Keys"]["pk"]["S"] == "bad" for r in event["Records"]):
+        raise ValueError("bad")
+"""
+    )
+    lab.mapping(BatchSize=1, MaximumRetryAttempts=0)
+    lab.put("a")
+    lab.put("bad")
+    lab.put("b")
+    rt = lab.runtime()
+    assert rt.wait_idle(20)
+    cw = lab.client("cloudwatch")
+    dims = [{"Name": "FunctionName", "Value": lab.function_name}]
+    names = {
+        m["MetricName"] for m in cw.list_metrics(Namespace="AWS/Lambda", Dimensions=dims)["Metrics"]
+    }
+    assert {"Invocations", "Errors", "Duration", "IteratorAge"} <= names
+    now = dt.datetime.now(dt.UTC)
+
+    def total(name: str, stat: str = "Sum") -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName=name,
+            Dimensions=dims,
+            StartTime=now - dt.timedelta(minutes=10),
+            EndTime=now + dt.timedelta(minutes=1),
+            Period=60,
+            Statistics=[stat],
+        )["Datapoints"]
+        return sum(p[stat] for p in points)
+
+    assert total("Invocations") == 3
+    assert total("Errors") == 1
+    assert total("Duration", "SampleCount") == 3
+    assert total("IteratorAge", "SampleCount") == 3
