@@ -1,0 +1,249 @@
+"""The Lambda handler end to end against moto's server: audit objects in S3, notifications read
+back through an SQS queue subscribed to the topic, partial batch failures, quarantine."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ddbstream import handler
+from ddbstream.core.records import stream_record
+from ddbstream.settings import SettingsError
+
+T0 = 1_764_064_800  # 2025-11-25T10:00:00Z
+
+
+@dataclass
+class Stack:
+    bucket: str
+    topic: str
+    queue_url: str
+    s3: Any
+    sqs: Any
+
+    def objects(self, prefix: str = "") -> list[str]:
+        resp = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return [o["Key"] for o in resp.get("Contents", [])]
+
+    def audit_rows(self, key: str) -> list[dict[str, Any]]:
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
+
+    def notifications(self, expected: int, wait_s: float = 5.0) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + wait_s
+        while True:
+            resp = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            for m in resp.get("Messages", []):
+                got.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            if len(got) >= expected and not resp.get("Messages"):
+                return got
+            if time.monotonic() > deadline:
+                return got
+            if not resp.get("Messages"):
+                time.sleep(0.05)
+
+
+class Context:
+    aws_request_id = "test-request"
+    function_name = "ddbstream-test"
+
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def stack(aws_client, monkeypatch):  # type: ignore[no-untyped-def]
+    s3, sns, sqs = aws_client("s3"), aws_client("sns"), aws_client("sqs")
+    uid = uuid.uuid4().hex[:10]
+    bucket = f"audit-{uid}"
+    s3.create_bucket(Bucket=bucket)
+    topic = sns.create_topic(Name=f"notify-{uid}")["TopicArn"]
+    url = sqs.create_queue(QueueName=f"sub-{uid}")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    # Raw message delivery off: SQS receives the SNS envelope (Subject, MessageAttributes).
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    for var in (
+        "AUDIT_PREFIX",
+        "QUARANTINE_PREFIX",
+        "NOTIFICATION_RULES",
+        "NOTIFICATION_ATTRIBUTES",
+        "TIME_SAFETY_MARGIN_MS",
+        "LOG_LEVEL",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SNS_TOPIC_ARN", topic)
+    monkeypatch.setenv("S3_BUCKET_NAME", bucket)
+    handler.reset()
+    yield Stack(bucket, topic, url, s3, sqs)
+    handler.reset()
+
+
+def seq(i: int) -> str:
+    return str(i).zfill(21)
+
+
+def batch() -> list[dict[str, Any]]:
+    """INSERT, MODIFY, REMOVE of one item, plus a TTL expiry of another."""
+    k1 = {"UserId": "test-user-001", "ActivityId": "login-001"}
+    k2 = {"UserId": "test-user-002", "ActivityId": "session-007"}
+    login = {**k1, "ActivityType": "LOGIN", "Timestamp": T0, "IPAddress": "192.168.1.100"}
+    logout = {**login, "ActivityType": "LOGOUT", "Duration": "12.5"}
+    return [
+        stream_record("INSERT", k1, login, seq=1, ts=T0),
+        stream_record("MODIFY", k1, logout, login, seq=2, ts=T0 + 1),
+        stream_record("REMOVE", k1, None, logout, seq=3, ts=T0 + 2),
+        stream_record(
+            "REMOVE", k2, None, {**k2, "ActivityType": "SESSION"}, seq=4, ts=T0 + 3, ttl=True
+        ),
+    ]
+
+
+def invoke(records: list[dict[str, Any]], ctx: Context | None = None) -> dict[str, Any]:
+    return handler.lambda_handler({"Records": records}, ctx or Context())
+
+
+def test_batch_lands_as_one_audit_object_and_notifications(stack: Stack, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert invoke(batch()) == {"batchItemFailures": []}
+
+    (key,) = stack.objects("audit-logs/")
+    assert key.startswith("audit-logs/table=UserActivities/year=2025/month=11/day=25/hour=10/")
+    head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["ContentType"] == "application/x-ndjson"
+    assert head["ContentEncoding"] == "gzip"
+    rows = stack.audit_rows(key)
+    assert [(r["event_name"], r["sequence_number"]) for r in rows] == [
+        ("INSERT", seq(1)),
+        ("MODIFY", seq(2)),
+        ("REMOVE", seq(3)),
+        ("REMOVE", seq(4)),
+    ]
+    assert rows[1]["changed_attributes"] == ["ActivityType"]
+    assert rows[1]["added_attributes"] == ["Duration"]
+    assert [r["ttl_expiry"] for r in rows] == [False, False, False, True]
+    assert rows[0]["new_image"]["Timestamp"] == T0
+
+    envelopes = stack.notifications(4)
+    by_subject = sorted(e["Subject"] for e in envelopes)
+    assert by_subject == [
+        "DynamoDB Activity: New Record Created",
+        "DynamoDB Activity: Record Expired (TTL)",
+        "DynamoDB Activity: Record Modified",
+        "DynamoDB Activity: Record Removed",
+    ]
+    insert = next(e for e in envelopes if e["Subject"].endswith("Created"))
+    attrs = {k: v["Value"] for k, v in insert["MessageAttributes"].items()}
+    assert attrs["eventName"] == "INSERT"
+    assert attrs["tableName"] == "UserActivities"
+    assert attrs["ActivityType"] == "LOGIN"
+    assert attrs["UserId"] == "test-user-001"
+    body = json.loads(insert["Message"])
+    assert body["new_image"]["IPAddress"] == "192.168.1.100"
+
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    processing = [x["message"] for x in lines if "Processing" in x.get("message", "")]
+    assert processing == ["Processing batch"] + ["Processing change"] * 4
+    emf = [x for x in lines if "_aws" in x and x.get("EventName") is None]
+    assert emf[0]["Changes"] == 4 and emf[0]["NotificationsSent"] == 4
+    assert emf[0]["AuditObjectsWritten"] == 1
+
+
+def test_retried_identical_batch_overwrites_its_audit_object(stack: Stack) -> None:
+    invoke(batch())
+    invoke(batch())
+    assert len(stack.objects("audit-logs/")) == 1
+
+
+def test_notification_rules_select_messages(stack: Stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv(
+        "NOTIFICATION_RULES",
+        json.dumps({"rules": [{"name": "logouts", "new": {"ActivityType": "LOGOUT"}}]}),
+    )
+    handler.reset()
+    assert invoke(batch()) == {"batchItemFailures": []}
+    (env,) = stack.notifications(1)
+    assert env["Subject"] == "DynamoDB Activity: Record Modified"
+    assert json.loads(env["MessageAttributes"]["rules"]["Value"]) == ["logouts"]
+
+
+def test_s3_failure_reports_every_record(stack: Stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("S3_BUCKET_NAME", f"missing-{uuid.uuid4().hex[:10]}")
+    handler.reset()
+    resp = invoke(batch())
+    assert resp == {"batchItemFailures": [{"itemIdentifier": seq(i)} for i in (1, 2, 3, 4)]}
+    assert stack.notifications(0, wait_s=0.3) == []  # nothing published ahead of the audit log
+
+
+def test_sns_failure_reports_from_the_first_undelivered_change(stack: Stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:does-not-exist")
+    monkeypatch.setenv(
+        "NOTIFICATION_RULES",
+        json.dumps({"rules": [{"name": "removals", "events": ["REMOVE"]}]}),
+    )
+    handler.reset()
+    resp = invoke(batch())
+    # INSERT and MODIFY needed no notification and are delivered; retry from the first REMOVE.
+    assert resp == {"batchItemFailures": [{"itemIdentifier": seq(3)}, {"itemIdentifier": seq(4)}]}
+    (key,) = stack.objects("audit-logs/")  # the audit log was written all the same
+    assert len(stack.audit_rows(key)) == 4
+
+
+def test_poison_records_are_quarantined_and_do_not_block(stack: Stack) -> None:
+    records = batch()
+    bad = json.loads(json.dumps(records[1]))
+    bad["dynamodb"]["SequenceNumber"] = seq(9)
+    bad["dynamodb"]["NewImage"]["Timestamp"] = {"N": "yesterday"}
+    records.insert(2, bad)
+    assert invoke(records) == {"batchItemFailures": []}
+    (qkey,) = stack.objects("quarantine/")
+    assert qkey.startswith("quarantine/table=UserActivities/")
+    doc = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=qkey)["Body"].read())
+    assert doc["record"] == bad
+    assert "yesterday" in doc["error"] and "NewImage" in doc["error"]
+    assert doc["sequence_number"] == seq(9)
+    (key,) = stack.objects("audit-logs/")
+    assert [r["sequence_number"] for r in stack.audit_rows(key)] == [seq(i) for i in (1, 2, 3, 4)]
+    assert len(stack.notifications(4)) == 4
+
+
+def test_low_remaining_time_reports_the_batch_without_touching_aws(stack: Stack) -> None:
+    resp = invoke(batch(), Context(remaining_ms=1000))  # below the 3000 ms default margin
+    assert [f["itemIdentifier"] for f in resp["batchItemFailures"]] == [
+        seq(i) for i in (1, 2, 3, 4)
+    ]
+    assert stack.objects() == []
+
+
+def test_seed_error_test_invalid_topic_arn_fails_the_batch(
+    stack: Stack, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    # The seed's error test replaces the whole environment with these two variables.
+    monkeypatch.setenv("SNS_TOPIC_ARN", "invalid-arn")
+    handler.reset()
+    with pytest.raises(SettingsError, match="SNS_TOPIC_ARN"):
+        invoke(batch())
+    log = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert log[-1]["level"] == "ERROR"
+    assert log[-1]["problems"][0]["variable"] == "SNS_TOPIC_ARN"
+    assert stack.objects() == []
+
+
+def test_event_without_records_is_a_no_op(stack: Stack) -> None:
+    assert handler.lambda_handler({}, Context()) == {"batchItemFailures": []}
+    assert handler.lambda_handler({"Records": []}, Context()) == {"batchItemFailures": []}
