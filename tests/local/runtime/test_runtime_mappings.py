@@ -223,3 +223,18 @@ def test_runtime_without_select_runs_every_stream_mapping(lab, moto_endpoint, tm
     with rt:
         assert lab.mapping_uuids[0] in rt.mappings()
         assert lab.wait_for(lambda: lab.delivered() == ["a"])
+
+
+def test_polling_does_not_grow_the_emulators_iterator_map(lab):
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    lab.table()
+    lab.function(RECORDING)
+    lab.mapping()
+    rt = lab.runtime(poll_interval=0.01)
+    lab.put("a")
+    assert rt.wait_idle(20)
+    time.sleep(0.5)  # about 50 idle polls
+    iterators = dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators
+    mine = [k for k in iterators if f"table/{lab.name}/" in k]
+    assert len(mine) <= 2

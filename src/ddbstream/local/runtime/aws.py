@@ -269,6 +269,20 @@ class Telemetry:
             log.warning("could not put metrics of %s: %s", function_name, e)
 
 
+def forget_shard_iterator(stream_arn: str, iterator: str) -> None:
+    """Drop a used shard iterator from moto's in-process DynamoDB Streams backend.
+
+    moto keeps every iterator it ever handed out; polling four times a second would grow that
+    map (and a ``down`` snapshot of the emulator) without bound. Best effort: nothing happens
+    when the emulator is not in this process.
+    """
+    with contextlib.suppress(Exception):
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        _, region, account, _ = split_arn(stream_arn)
+        dynamodbstreams_backends[account][region].shard_iterators.pop(iterator, None)
+
+
 def send_to_destination(clients: _Clients, destination_arn: str, document: dict[str, Any]) -> None:
     """Send an on-failure record to an SQS queue or SNS topic (raises on failure)."""
     service, _, account, resource = split_arn(destination_arn)

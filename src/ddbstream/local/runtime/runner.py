@@ -363,8 +363,13 @@ class ShardRunner:
             last: str | None = None
             while it:
                 resp = streams.get_records(ShardIterator=it, Limit=1000)
+                aws.forget_shard_iterator(self.mapping.cfg.stream_arn, it)
                 recs = resp.get("Records") or []
                 if not recs:
+                    if resp.get("NextShardIterator"):
+                        aws.forget_shard_iterator(
+                            self.mapping.cfg.stream_arn, resp["NextShardIterator"]
+                        )
                     break
                 last = recs[-1]["dynamodb"]["SequenceNumber"]
                 it = resp.get("NextShardIterator")
@@ -395,6 +400,7 @@ class ShardRunner:
                     continue
                 started = time.monotonic()
                 resp = streams.get_records(ShardIterator=iterator, Limit=min(1000, room))
+                aws.forget_shard_iterator(self.mapping.cfg.stream_arn, iterator)
             except (ClientError, BotoCoreError, KeyError) as e:
                 log.warning("shard %s of %s: %s", self.shard_id, self.mapping.cfg.uuid, e)
                 iterator = None
