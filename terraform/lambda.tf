@@ -20,14 +20,23 @@ resource "aws_lambda_function" "processor" {
   memory_size   = var.lambda_memory_size
   timeout       = var.lambda_timeout
 
-  filename         = local.lambda_package_path
-  source_code_hash = filebase64sha256(local.lambda_package_path)
+  filename = local.lambda_package_path
+  # fileexists() first, so a missing package fails the precondition below with its fix
+  # rather than filebase64sha256's bare "no file exists".
+  source_code_hash = fileexists(local.lambda_package_path) ? filebase64sha256(local.lambda_package_path) : null
 
   reserved_concurrent_executions = var.lambda_reserved_concurrency
   kms_key_arn                    = aws_kms_key.main.arn
 
   environment {
     variables = local.lambda_environment
+  }
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.lambda_package_path)
+      error_message = "The Lambda package ${local.lambda_package_path} does not exist: build it with `make package` (or `ddbstream package -o PATH` and set lambda_package_path)."
+    }
   }
 
   # The log group (with its retention) and the role's permissions exist before the first

@@ -40,6 +40,9 @@ locals {
       NOTIFICATION_ATTRIBUTES = var.notification_attributes
       METRICS_NAMESPACE       = var.metrics_namespace
       LOG_LEVEL               = var.log_level
+      # Audit and quarantine objects are written with SSE-KMS under the stack's key (without
+      # it the processor asks for SSE-S3, which would override the bucket's default).
+      AUDIT_KMS_KEY_ID = aws_kms_key.main.arn
     },
     var.notification_rules == null ? {} : { NOTIFICATION_RULES = var.notification_rules },
   )

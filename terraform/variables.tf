@@ -155,6 +155,11 @@ variable "lambda_package_path" {
   description = "Path of the function's zip, built by `ddbstream package` (make package). null: <module>/../build/ddbstream-lambda.zip."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.lambda_package_path == null || endswith(coalesce(var.lambda_package_path, "-"), ".zip")
+    error_message = "lambda_package_path must be null or the path of the .zip built by `make package` (ddbstream package -o PATH)."
+  }
 }
 
 variable "lambda_reserved_concurrency" {

@@ -1,0 +1,101 @@
+"""Fixtures for the Terraform tests: one Lambda zip, one ``terraform init`` and one default plan
+per session, all against the session's in-process moto server (tests/conftest.py).
+
+Every workdir here is a fresh directory under pytest's tmp path with symlinks to terraform/*.tf
+and a generated ``local_override.tf``: terraform/ itself is never written and no real account
+is ever reached. Names use their own ``environment`` so they cannot clash with other tests that
+apply the stack to the same (shared, in-process) emulator.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ddbstream import packaging
+from ddbstream.local import terraform as tf
+
+PLAN_ENVIRONMENT = "tfplan"
+
+
+def normalise(text: str) -> str:
+    """Terraform's diagnostics without box-drawing characters and line wrapping."""
+    return re.sub(r"\s+", " ", re.sub(r"[│╷╵]", " ", text)).strip()
+
+
+def clone_init(src: Path, dst: Path) -> None:
+    """Reuse ``src``'s ``terraform init`` in ``dst`` (same configuration: same providers).
+
+    ``.terraform`` holds the backend settings and a symlink to the provider in the mirror, so
+    a copy is a complete, valid init for another directory with the same .tf files.
+    """
+    shutil.copytree(src / ".terraform", dst / ".terraform", symlinks=True, dirs_exist_ok=True)
+    shutil.copy2(src / ".terraform.lock.hcl", dst / ".terraform.lock.hcl")
+
+
+@pytest.fixture(scope="session")
+def terraform_bin() -> str:
+    found = shutil.which("terraform")
+    if found is None:
+        pytest.skip("terraform is not on PATH (install Terraform 1.9+ to run the stack tests)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return packaging.build(tmp_path_factory.mktemp("package") / "ddbstream-lambda.zip").path
+
+
+@pytest.fixture(scope="session")
+def base_variables(lambda_zip: Path) -> dict[str, Any]:
+    return {"lambda_package_path": str(lambda_zip), "environment": PLAN_ENVIRONMENT}
+
+
+@pytest.fixture(scope="session")
+def plan_workdir(
+    tmp_path_factory: pytest.TempPathFactory,
+    terraform_bin: str,
+    moto_endpoint: str,
+    base_variables: dict[str, Any],
+) -> Path:
+    """The session's one ``terraform init``: a workdir against the emulator, no state."""
+    wd = tf.prepare_workdir(tmp_path_factory.mktemp("tf-plan"), moto_endpoint, base_variables)
+    tf.init(wd)
+    return wd
+
+
+@pytest.fixture
+def make_workdir(
+    tmp_path_factory: pytest.TempPathFactory, plan_workdir: Path, moto_endpoint: str
+) -> Iterator[Any]:
+    """Factory: a fresh workdir against the emulator that reuses the session's init."""
+
+    def make(name: str, variables: Mapping[str, Any]) -> Path:
+        wd = tf.prepare_workdir(tmp_path_factory.mktemp(name), moto_endpoint, variables)
+        clone_init(plan_workdir, wd)
+        return wd
+
+    yield make
+
+
+@pytest.fixture(scope="session")
+def default_plan(plan_workdir: Path) -> dict[str, Any]:
+    """``terraform show -json`` of a plan with the stack's defaults (bar the package path)."""
+    tf.plan(plan_workdir, out="default.tfplan")
+    return tf.show_json(plan_workdir, "default.tfplan")
+
+
+def resources(plan: Mapping[str, Any], rtype: str | None = None) -> dict[str, dict[str, Any]]:
+    """Planned root-module resources by address (``type.name``), optionally of one type."""
+    found = plan["planned_values"]["root_module"].get("resources", [])
+    return {r["address"]: r for r in found if rtype is None or r["type"] == rtype}
+
+
+def config_resources(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The configuration's resources and data sources by address, with their expressions."""
+    return {r["address"]: r for r in plan["configuration"]["root_module"]["resources"]}

@@ -1,0 +1,332 @@
+"""The stack's contract, read from ``terraform show -json`` of a plan against the emulator:
+the seed's variables (names, defaults), the outputs the walkthrough uses, alarms on metrics
+that exist, a role that grants nothing on "*" that has a resource-level form, and variable
+validation that rejects bad input at plan time with a message that says what to fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ddbstream.local import terraform as tf
+
+from .conftest import config_resources, normalise, resources
+
+pytestmark = pytest.mark.terraform
+
+STACK = Path(__file__).resolve().parents[2] / "terraform"
+
+# The seed README's variables, with the seed's defaults (lambda_runtime aside: see below).
+SEED_DEFAULTS: dict[str, Any] = {
+    "environment": "development",
+    "project_name": "stream-processing",
+    "table_name": "UserActivities",
+    "read_capacity": 5,
+    "write_capacity": 5,
+    "stream_view_type": "NEW_AND_OLD_IMAGES",
+    "lambda_memory_size": 256,
+    "lambda_timeout": 60,
+    "enable_email_notifications": False,
+    "notification_email": "",
+}
+
+# What the stack adds, with defaults the processor and the README rely on.
+ADDED_DEFAULTS: dict[str, Any] = {
+    "billing_mode": "PROVISIONED",
+    "batch_size": 100,
+    "maximum_batching_window_in_seconds": 1,
+    "maximum_retry_attempts": 3,
+    "maximum_record_age_in_seconds": 3600,
+    "parallelization_factor": 1,
+    "audit_prefix": "audit-logs/",
+    "quarantine_prefix": "quarantine/",
+    "notification_rules": None,
+    "notification_attributes": "ActivityType,UserId",
+    "metrics_namespace": "DDBStream",
+    "log_level": "INFO",
+    "lambda_package_path": None,
+    "tags": {},
+}
+
+WALKTHROUGH_OUTPUTS = {
+    "dynamodb_table_name",
+    "lambda_log_group_name",
+    "s3_bucket_name",
+    "dlq_url",
+    "lambda_function_name",
+    "sns_topic_arn",
+}
+ARN_OUTPUTS = {
+    "dynamodb_table_arn",
+    "dynamodb_stream_arn",
+    "lambda_function_arn",
+    "dlq_arn",
+    "s3_bucket_arn",
+}
+
+# alarm resource name -> (namespace, metric name, dimension key)
+ALARMS: dict[str, tuple[str, str, str]] = {
+    "lambda_errors": ("AWS/Lambda", "Errors", "FunctionName"),
+    "lambda_duration": ("AWS/Lambda", "Duration", "FunctionName"),
+    "iterator_age": ("AWS/Lambda", "IteratorAge", "FunctionName"),
+    "dlq_messages": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"),
+    "dynamodb_read_throttles": ("AWS/DynamoDB", "ReadThrottleEvents", "TableName"),
+    "dynamodb_write_throttles": ("AWS/DynamoDB", "WriteThrottleEvents", "TableName"),
+    "delivery_failures": ("DDBStream", "DeliveryFailures", "FunctionName"),
+}
+
+# IAM actions that have no resource-level form (Service Authorization Reference: no resource
+# type), so "*" is the only Resource IAM accepts for them. Anything else on "*" is a finding.
+NO_RESOURCE_LEVEL_FORM = {"dynamodb:ListStreams"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Variables
+# ---------------------------------------------------------------------------------------------
+
+
+def test_seed_variables_keep_names_and_defaults(default_plan: dict[str, Any]) -> None:
+    declared = default_plan["configuration"]["root_module"]["variables"]
+    for name, default in {**SEED_DEFAULTS, **ADDED_DEFAULTS}.items():
+        assert name in declared, f"variable {name} is missing"
+        assert declared[name].get("default") == default, name
+
+
+def test_lambda_runtime_default_is_supported_and_says_python39_is_retired(
+    default_plan: dict[str, Any],
+) -> None:
+    runtime = default_plan["configuration"]["root_module"]["variables"]["lambda_runtime"]
+    assert runtime["default"] in {"python3.12", "python3.13"}
+    assert "python3.9" in runtime["description"] and "retired" in runtime["description"]
+    fn = resources(default_plan)["aws_lambda_function.processor"]["values"]
+    assert fn["runtime"] == runtime["default"]
+
+
+def _variable_blocks() -> dict[str, str]:
+    text = (STACK / "variables.tf").read_text()
+    starts = [(m.group(1), m.start()) for m in re.finditer(r'^variable "([^"]+)" \{', text, re.M)]
+    ends = [s for _, s in starts[1:]] + [len(text)]
+    return {name: text[start:end] for (name, start), end in zip(starts, ends, strict=True)}
+
+
+def test_every_variable_is_typed_described_and_validated(default_plan: dict[str, Any]) -> None:
+    blocks = _variable_blocks()
+    declared = default_plan["configuration"]["root_module"]["variables"]
+    assert set(blocks) == set(declared)
+    for name, block in blocks.items():
+        assert re.search(r"^\s+type\s+=", block, re.M), f"{name} has no type"
+        assert declared[name].get("description"), f"{name} has no description"
+        if re.search(r"^\s+type\s+=\s+bool", block, re.M):
+            continue  # true/false needs no validation
+        assert "validation {" in block, f"{name} has no validation"
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_outputs_of_the_walkthrough_and_the_arns(default_plan: dict[str, Any]) -> None:
+    outputs = default_plan["configuration"]["root_module"]["outputs"]
+    missing = (WALKTHROUGH_OUTPUTS | ARN_OUTPUTS) - set(outputs)
+    assert not missing
+    for name in outputs:
+        assert outputs[name].get("description"), f"output {name} has no description"
+
+
+# ---------------------------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------------------------
+
+
+def test_each_alarm_watches_a_real_metric(default_plan: dict[str, Any]) -> None:
+    alarms = resources(default_plan, "aws_cloudwatch_metric_alarm")
+    by_name = {address.split(".", 1)[1]: r["values"] for address, r in alarms.items()}
+    assert set(by_name) == set(ALARMS)
+    for name, (namespace, metric, dimension) in ALARMS.items():
+        values = by_name[name]
+        assert (values["namespace"], values["metric_name"]) == (namespace, metric), name
+        assert set(values["dimensions"]) == {dimension}, name
+    metrics = {v["metric_name"] for v in by_name.values()}
+    # The seed's alarms watched metrics that do not exist / do not mean throttling.
+    assert not metrics & {"ApproximateNumberOfVisibleMessages", "UserErrors"}
+
+
+def test_every_alarm_acts_on_the_topic(default_plan: dict[str, Any]) -> None:
+    cfg = config_resources(default_plan)
+    for name in ALARMS:
+        expressions = cfg[f"aws_cloudwatch_metric_alarm.{name}"]["expressions"]
+        assert expressions["alarm_actions"] == {"references": ["local.alarm_actions"]}, name
+        assert expressions["ok_actions"] == {"references": ["local.alarm_actions"]}, name
+    # local.alarm_actions is the topic: checked on real values in test_apply.py.
+    text = (STACK / "monitoring.tf").read_text()
+    assert re.search(r"alarm_actions\s*=\s*\[aws_sns_topic\.notifications\.arn\]", text)
+
+
+def test_duration_alarm_is_near_the_timeout(default_plan: dict[str, Any]) -> None:
+    values = resources(default_plan)["aws_cloudwatch_metric_alarm.lambda_duration"]["values"]
+    assert values["statistic"] == "Maximum"
+    assert values["threshold"] == pytest.approx(60 * 1000 * 0.8)
+
+
+def test_dashboard_is_planned(default_plan: dict[str, Any]) -> None:
+    assert "aws_cloudwatch_dashboard.main" in resources(default_plan)
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM
+# ---------------------------------------------------------------------------------------------
+
+
+def test_role_grants_nothing_on_star_that_has_a_resource_level_form(
+    default_plan: dict[str, Any],
+) -> None:
+    cfg = config_resources(default_plan)
+    statements = cfg["data.aws_iam_policy_document.processor"]["expressions"]["statement"]
+    on_star: set[str] = set()
+    for st in statements:
+        actions = set(st["actions"]["constant_value"])
+        assert not any("*" in a for a in actions), f"wildcard action in {st['sid']}"
+        res = st["resources"]
+        if "*" in res.get("constant_value", []):
+            on_star |= actions
+        else:
+            assert res.get("references"), f"{st['sid']}: resources are neither '*' nor refs"
+    assert on_star <= NO_RESOURCE_LEVEL_FORM, on_star - NO_RESOURCE_LEVEL_FORM
+    # The seed's extras are gone: no PutObjectAcl, no managed policy with streams on "*".
+    all_actions = {a for st in statements for a in st["actions"]["constant_value"]}
+    assert "s3:PutObjectAcl" not in all_actions
+    assert not resources(default_plan, "aws_iam_role_policy_attachment")
+    assert not resources(default_plan, "aws_iam_policy_attachment")
+
+
+# ---------------------------------------------------------------------------------------------
+# The function and its event source mapping
+# ---------------------------------------------------------------------------------------------
+
+
+def test_function_runs_the_package_with_its_hash(
+    default_plan: dict[str, Any], lambda_zip: Path
+) -> None:
+    from ddbstream import packaging
+
+    values = resources(default_plan)["aws_lambda_function.processor"]["values"]
+    assert values["handler"] == "ddbstream.handler.lambda_handler"
+    assert values["filename"] == str(lambda_zip)
+    expected = packaging.build(lambda_zip.with_name("again.zip")).base64_sha256
+    assert values["source_code_hash"] == expected
+    # dead_letter_config does nothing for stream invocations: the ESM destination does it.
+    assert not values.get("dead_letter_config")
+
+
+def test_event_source_mapping_semantics(default_plan: dict[str, Any]) -> None:
+    values = resources(default_plan)["aws_lambda_event_source_mapping.stream"]["values"]
+    assert values["function_response_types"] == ["ReportBatchItemFailures"]
+    assert values["bisect_batch_on_function_error"] is True
+    assert values["maximum_retry_attempts"] == 3
+    assert values["maximum_record_age_in_seconds"] == 3600
+    assert values["parallelization_factor"] == 1
+    assert values["batch_size"] == 100
+    assert values["filter_criteria"] == []
+    cfg = config_resources(default_plan)["aws_lambda_event_source_mapping.stream"]
+    on_failure = cfg["expressions"]["destination_config"][0]["on_failure"][0]
+    assert "aws_sqs_queue.dlq.arn" in on_failure["destination_arn"]["references"]
+
+
+def test_table_stream_recovery_and_encryption(default_plan: dict[str, Any]) -> None:
+    values = resources(default_plan)["aws_dynamodb_table.activities"]["values"]
+    assert values["name"] == f"stream-processing-{_env(default_plan)}-UserActivities"
+    assert (values["hash_key"], values["range_key"]) == ("UserId", "ActivityId")
+    assert values["stream_enabled"] is True
+    assert values["stream_view_type"] == "NEW_AND_OLD_IMAGES"
+    assert values["point_in_time_recovery"][0]["enabled"] is True
+    assert values["server_side_encryption"][0]["enabled"] is True
+
+
+def test_bucket_lifecycle_tiers_with_a_filter(default_plan: dict[str, Any]) -> None:
+    values = resources(default_plan)["aws_s3_bucket_lifecycle_configuration.audit"]["values"]
+    rule = next(r for r in values["rule"] if r["id"] == "audit-log-tiering")
+    assert rule["filter"][0]["prefix"] == "audit-logs/"
+    assert {(t["storage_class"], t["days"]) for t in rule["transition"]} == {
+        ("STANDARD_IA", 30),
+        ("GLACIER", 90),
+    }
+    assert rule["expiration"][0]["days"] == 365
+
+
+def test_only_the_aws_provider(default_plan: dict[str, Any]) -> None:
+    assert set(default_plan["configuration"]["provider_config"]) == {"aws"}
+    providers = {rc["provider_name"] for rc in default_plan["resource_changes"]}
+    assert providers == {"registry.terraform.io/hashicorp/aws"}
+
+
+def _env(plan: dict[str, Any]) -> str:
+    return str(plan["variables"]["environment"]["value"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation at plan time
+# ---------------------------------------------------------------------------------------------
+
+# Each case: a variable set to a bad value, and the message that must say what to fix. All of
+# them go into ONE plan (Terraform reports every failed validation at once), which keeps the
+# suite fast: each plan starts the AWS provider, a few seconds on its own.
+INVALID: list[tuple[str, str, str]] = [
+    ("batch_size", "10001", "batch_size must be a whole number from 1 to 10000"),
+    ("stream_view_type", "EVERYTHING", "stream_view_type must be one of KEYS_ONLY, NEW_IMAGE"),
+    ("lambda_runtime", "python3.9", "python3.9 (the seed's default) is retired"),
+    ("billing_mode", "ON_DEMAND", 'billing_mode must be "PROVISIONED" or "PAY_PER_REQUEST"'),
+    ("parallelization_factor", "11", "parallelization_factor must be a whole number from 1"),
+    ("notification_rules", "{not json", "notification_rules must be null or a valid JSON"),
+    ("s3_transition_glacier_days", "20", "later than s3_transition_ia_days"),
+    ("maximum_record_age_in_seconds", "30", "must be -1 (no limit) or from 60 to 604800"),
+    ("audit_prefix", "/audit", 'audit_prefix must be a non-empty S3 key prefix ending in "/"'),
+    (
+        "notification_email",
+        "",
+        "enable_email_notifications is true but notification_email is empty or malformed",
+    ),
+]
+
+
+def _failed_plan(workdir: Path, variables: dict[str, str]) -> str:
+    args = [f"-var={k}={v}" for k, v in variables.items()]
+    result = tf.run(workdir, "plan", "-input=false", "-no-color", *args, check=False)
+    assert result.returncode == 1, result.stdout
+    return normalise(result.stderr)
+
+
+@pytest.fixture(scope="module")
+def invalid_plan_errors(plan_workdir: Path) -> str:
+    variables = {name: value for name, value, _ in INVALID}
+    variables["enable_email_notifications"] = "true"
+    return _failed_plan(plan_workdir, variables)
+
+
+@pytest.mark.parametrize(("name", "value", "message"), INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_input_is_rejected_at_plan_time(
+    invalid_plan_errors: str, name: str, value: str, message: str
+) -> None:
+    assert "Invalid value for variable" in invalid_plan_errors
+    assert message in invalid_plan_errors, invalid_plan_errors
+
+
+def test_malformed_email_is_rejected(plan_workdir: Path) -> None:
+    text = _failed_plan(
+        plan_workdir,
+        {"enable_email_notifications": "true", "notification_email": "not-an-address"},
+    )
+    assert "notification_email must be empty or an email address such as" in text
+
+
+def test_precondition_rejects_an_overlong_bucket_name(plan_workdir: Path) -> None:
+    text = _failed_plan(plan_workdir, {"project_name": "a" * 24, "environment": "b" * 16})
+    assert "shorten project_name or environment, or set audit_bucket_name" in text
+
+
+def test_precondition_rejects_a_missing_package(plan_workdir: Path, tmp_path: Path) -> None:
+    text = _failed_plan(plan_workdir, {"lambda_package_path": str(tmp_path / "nothing.zip")})
+    assert "build it with `make package`" in text
