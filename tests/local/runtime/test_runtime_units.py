@@ -133,7 +133,7 @@ def test_lambda_record_format():
     ]
     assert r["eventVersion"] == "1.1" and r["awsRegion"] == "eu-west-1"
     assert r["eventSourceARN"] == STREAM
-    assert r["dynamodb"]["ApproximateCreationDateTime"] == 1704067205
+    assert r["dynamodb"]["ApproximateCreationDateTime"] == 1704067205.0
     assert r["dynamodb"]["NewImage"]["b"] == {"B": "AAE="}
     assert r["dynamodb"]["NewImage"]["bs"] == {"BS": ["Ag=="]}
     assert r["userIdentity"]["PrincipalId"] == "dynamodb.amazonaws.com"

@@ -5,7 +5,8 @@ Wire formats live here, as plain functions over dicts, so a unit test can call t
 - :func:`lambda_record` turns a record returned by DynamoDB Streams ``GetRecords`` (as boto3
   parses it) into the record Lambda puts in ``event["Records"]``: ``eventVersion`` ``"1.1"``,
   ``eventSourceARN`` = the stream ARN, ``ApproximateCreationDateTime`` as epoch seconds (a
-  number, rounded down to the second as DynamoDB Streams does), binary attributes base64 text.
+  number, rounded down to the second as DynamoDB Streams does, e.g. ``1693997155.0``), binary
+  attributes as base64 text.
 - :func:`failure_record` builds the JSON document Lambda sends to an on-failure destination
   (SQS queue or SNS topic) of a DynamoDB event source mapping: ``requestContext``,
   ``responseContext``, ``version`` ``"1.0"``, ``timestamp``, ``DDBStreamBatchInfo``. As on AWS,
@@ -72,7 +73,11 @@ def lambda_record(raw: dict[str, Any], stream_arn: str, region: str) -> dict[str
     src = raw.get("dynamodb", {})
     ddb: dict[str, Any] = {}
     if "ApproximateCreationDateTime" in src:
-        ddb["ApproximateCreationDateTime"] = math.floor(_epoch(src["ApproximateCreationDateTime"]))
+        # whole seconds, sent as a JSON number with a fraction (1693997155.0), as in the
+        # DynamoDB stream events Lambda delivers today
+        ddb["ApproximateCreationDateTime"] = float(
+            math.floor(_epoch(src["ApproximateCreationDateTime"]))
+        )
     for key in ("Keys", "NewImage", "OldImage"):
         if key in src:
             ddb[key] = _wire_attr(src[key])

@@ -126,6 +126,7 @@ class MappingRunner:
         self._patterns: list[dict[str, Any]] = []
         self._patterns_src: str | None = None
         self._lock = threading.Lock()
+        self._discover_lock = threading.Lock()
         self.update(cfg)
 
     # -- configuration -------------------------------------------------------------------
@@ -158,6 +159,10 @@ class MappingRunner:
     # -- lifecycle -----------------------------------------------------------------------
     def discover_shards(self) -> None:
         """Start a runner for every shard of the stream not running yet."""
+        with self._discover_lock:  # refresh() may run in two threads (wait_idle)
+            self._discover_shards()
+
+    def _discover_shards(self) -> None:
         if self.stopping.is_set():
             return
         try:
