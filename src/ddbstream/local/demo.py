@@ -111,6 +111,14 @@ def timed(step: Step) -> Iterator[Step]:
         step.seconds = time.monotonic() - t0
 
 
+def _epoch(iso: Any) -> float:
+    """Seconds since the epoch of an ISO-8601 timestamp ('...Z'); 0 when unreadable."""
+    try:
+        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
 def wait_for(probe: Callable[[], Any], timeout: float, interval: float = 0.25) -> tuple[Any, float]:
     """Call ``probe`` until it returns something truthy; returns (result, seconds waited)."""
     t0 = time.monotonic()
@@ -460,20 +468,27 @@ class Demo:
     def _dlq_record_for(
         self, dlq_url: str, since: float, marker: str
     ) -> tuple[dict[str, Any], list[Any]] | None:
-        msgs = self.sqs.receive_message(
-            QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
-        for m in msgs:
-            try:
-                body = json.loads(m["Body"])
-            except ValueError:
-                continue
-            info = body.get("DDBStreamBatchInfo")
-            if not info:
-                continue
-            keys = self._stream_keys(info)
-            if any(marker in json.dumps(k) for k in keys):
-                return info, keys
+        """Look through the DLQ for the on-failure record of the batch holding ``marker``.
+
+        Records from earlier runs may sit in the queue: those older than ``since`` are skipped
+        without reading the stream, and each one received stays hidden only briefly."""
+        for _ in range(20):  # at most 200 messages a pass
+            msgs = self.sqs.receive_message(
+                QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=2
+            ).get("Messages", [])
+            if not msgs:
+                return None
+            for m in msgs:
+                try:
+                    body = json.loads(m["Body"])
+                except ValueError:
+                    continue
+                info = body.get("DDBStreamBatchInfo")
+                if not info or _epoch(body.get("timestamp")) < since - 2:
+                    continue
+                keys = self._stream_keys(info)
+                if any(marker in json.dumps(k) for k in keys):
+                    return info, keys
         return None
 
     def _stream_keys(self, info: dict[str, Any]) -> list[Any]:

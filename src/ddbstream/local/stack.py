@@ -335,14 +335,14 @@ _policy_patched = False
 
 
 def _fix_moto_policy_conditions() -> None:
-    """Make moto treat a policy statement whose conditions do not hold as not applying.
+    """Evaluate ``aws:SecureTransport`` in policies as true: the emulator stands in for AWS's
+    TLS endpoints.
 
-    moto 5 evaluates a bucket policy statement with a ``Condition`` as DENIED whenever the
-    condition does not hold, whatever its Effect. The stack's TLS-only bucket policy (Deny
-    ``s3:*`` when ``aws:SecureTransport`` is false) then denies every object request, although
-    on AWS it only bites plain-HTTP requests. IAM's rule is that a statement applies only when
-    its conditions hold; moto supplies no ``aws:SecureTransport`` value, so the statement does
-    not apply and the local endpoint counts as a secure one, as an AWS endpoint would.
+    moto 5 skips condition operators it does not implement (``Bool`` among them) as if they
+    held, so the stack's TLS-only bucket policy (Deny ``s3:*`` when ``aws:SecureTransport`` is
+    false) denies every object request to the emulator, while on AWS it only bites plain-HTTP
+    requests. Here a statement conditioned on ``aws:SecureTransport`` being false does not
+    apply; every other condition is left to moto.
     """
     global _policy_patched
     with _policy_patch_lock:
@@ -359,14 +359,29 @@ def _fix_moto_policy_conditions() -> None:
             principal: str | None = None,
             incoming_condition_values: dict[str, str] | None = None,
         ) -> Any:
-            if self._statement.get("Condition") and not self._check_conditions(
-                incoming_condition_values
-            ):
+            if _requires_insecure_transport(self._statement.get("Condition")):
                 return ac.PermissionResult.NEUTRAL
             return original(self, action, resource, principal, incoming_condition_values)
 
         ac.IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
         _policy_patched = True
+
+
+def _requires_insecure_transport(condition: Any) -> bool:
+    """True for a policy Condition that holds only for plain-HTTP requests."""
+    if not isinstance(condition, dict):
+        return False
+    for op in ("Bool", "BoolIfExists"):
+        block = condition.get(op)
+        if not isinstance(block, dict):
+            continue
+        for key, expected in block.items():
+            if key.lower() != "aws:securetransport":
+                continue
+            values = expected if isinstance(expected, list) else [expected]
+            if all(str(v).lower() == "false" for v in values):
+                return True
+    return False
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
