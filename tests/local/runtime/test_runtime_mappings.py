@@ -192,7 +192,7 @@ def test_parallel_lanes_resume_without_redoing_finished_records(lab):
 import time
 def handler(event, context):
     if "slow" in [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]:
-        time.sleep(3)
+        time.sleep(5)
     record(event)
 """,
         timeout=10,
@@ -203,7 +203,7 @@ def handler(event, context):
         lab.put(f"k{i}")
     rt = lab.runtime()
     assert lab.wait_for(lambda: len(lab.calls()) >= 1)
-    time.sleep(1.0)  # the other lanes are done; "slow" (and its lane) still busy
+    time.sleep(2.0)  # the other lanes are done; "slow" (and its lane) still busy
     rt.stop(timeout=0.2)  # abandons the slow batch: not checkpointed
     first = lab.delivered()
     assert "slow" not in first

@@ -222,7 +222,8 @@ class Telemetry:
         report = (
             f"REPORT RequestId: {rid}\tDuration: {result.duration_ms:.2f} ms\t"
             f"Billed Duration: {max(1, int(-(-result.duration_ms // 1)))} ms\t"
-            f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {spec.memory_mb} MB"
+            f"Memory Size: {spec.memory_mb} MB\t"
+            f"Max Memory Used: {result.max_memory_mb or spec.memory_mb} MB"
         )
         if result.init_ms is not None:
             report += f"\tInit Duration: {result.init_ms:.2f} ms"

@@ -70,6 +70,8 @@ class InvokeResult:
     timed_out: bool = False
     #: the worker was killed by the runtime (stop), the outcome must not be applied
     aborted: bool = False
+    #: peak memory of the worker so far, if known
+    max_memory_mb: int | None = None
 
 
 def log_stream_name(now: float | None = None) -> str:
@@ -129,6 +131,17 @@ class Worker:
             pass
 
     # -- lifecycle -----------------------------------------------------------------------
+    def max_memory_mb(self) -> int | None:
+        """Peak resident memory of the worker (Linux ``VmHWM``), for the REPORT line."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return max(1, int(line.split()[1]) // 1024)
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -184,6 +197,11 @@ class Worker:
                 return dict(msg.get("error") or {"errorType": "Runtime.Unknown"})
 
     def invoke(self, event: dict[str, Any], request_id: str) -> InvokeResult:
+        result = self._invoke(event, request_id)
+        result.max_memory_mb = self.max_memory_mb()
+        return result
+
+    def _invoke(self, event: dict[str, Any], request_id: str) -> InvokeResult:
         started = time.time()
         logs: list[tuple[float, str]] = []
         result = InvokeResult(request_id=request_id, ok=False, started=started, logs=logs)
