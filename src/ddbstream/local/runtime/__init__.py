@@ -38,7 +38,26 @@ Usage::
     rt.wait_idle(30)      # for tests and demos: every shard caught up, nothing in flight
     rt.stop()             # finish (or abandon, unchecked) in-flight batches; checkpoints kept
 
-``Runtime`` is also a context manager (``with Runtime(...) as rt:``).
+``Runtime`` is also a context manager (``with Runtime(...) as rt:``). Besides ``start``,
+``stop`` and ``wait_idle``: ``refresh()`` lists the mappings at once, ``mappings()`` names
+the ones running, ``stats()`` counts per mapping (``invoke``, ``errors``, ``records_invoked``,
+``records_filtered``, ``records_discarded``, ...), ``workers_started`` counts cold starts.
+
+``on_event`` is called from the runtime's threads with plain dicts:
+
+- ``{"type": "mapping-started", "mapping": uuid, "function": name}`` and
+  ``{"type": "mapping-stopped", "mapping": uuid, "reason": "disabled" | "deleted" | ...}``;
+- ``{"type": "invoke", "mapping", "function", "request_id", "batch_size",
+  "first_sequence_number", "last_sequence_number", "duration_ms", "error"}`` (``error``: the
+  error type, e.g. ``"ValueError"`` or ``"Sandbox.Timedout"``, or None);
+- ``{"type": "discard", "mapping", "condition", "batch_size", "first_sequence_number",
+  "last_sequence_number", "destination"}``;
+- ``{"type": "filtered", "mapping", "count"}``; ``{"type": "error", "mapping", "message"}``
+  (the function or its code could not be found; retried).
+
+Differences from Lambda that remain: moto keeps one shard per stream and never trims it (no
+24-hour retention, no resharding); retries follow at once (``retry_delay``) rather than with
+Lambda's backoff; ``IteratorAge`` uses the record's creation time rounded down to the second.
 """
 
 from .runtime import Runtime
