@@ -168,3 +168,29 @@ def handler(event, context):
     assert len(calls) >= 2
     assert all(c["size"] <= 6 * 1024 * 1024 for c in calls)
     assert [k for c in calls for k in c["keys"]] == [f"big{i:02d}" for i in range(25)]
+
+
+def test_idle_shard_is_polled_about_four_times_a_second(lab):
+    lab.table()
+    lab.function(RECORDING)
+    lab.mapping()
+    rt = lab.runtime(poll_interval=0.25)  # the default, as Lambda
+    assert rt.wait_idle(15)
+    calls = []
+    rt.services.clients.streams.meta.events.register(
+        "after-call.dynamodb-streams.GetRecords", lambda **kw: calls.append(time.monotonic())
+    )
+    time.sleep(2.0)
+    assert 5 <= len(calls) <= 10  # about 8 polls in 2 seconds
+
+
+def test_backlog_is_read_without_idle_waits(lab):
+    # With a 5-second idle poll interval, 2,500 records (three GetRecords pages) are all
+    # delivered well before a second idle poll could have happened.
+    lab.table()
+    lab.function(RECORDING)
+    lab.put_many([f"k{i:04d}" for i in range(2500)])
+    lab.mapping(BatchSize=1000)
+    lab.runtime(poll_interval=5.0)
+    assert lab.wait_for(lambda: len(lab.delivered()) == 2500, timeout=4.5)
+    assert lab.delivered() == [f"k{i:04d}" for i in range(2500)]
