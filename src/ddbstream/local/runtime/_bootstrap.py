@@ -147,7 +147,8 @@ def main():
     global _out
     msg_fd = int(os.environ.pop("_DDBSTREAM_MSG_FD"))
     _out = os.fdopen(msg_fd, "w", encoding="utf-8", buffering=1)
-    stdin = sys.stdin
+    stdin = sys.stdin  # the request channel, kept from the handler
+    sys.stdin = open(os.devnull)  # noqa: SIM115
     sys.stdout = _LogStream()
     sys.stderr = _LogStream()
 
