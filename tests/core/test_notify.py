@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ddbstream.core.audit import event_to_line
 from ddbstream.core.decode import decode_record
 from ddbstream.core.notify import (
     MAX_BATCH_BYTES,
@@ -45,7 +46,14 @@ def test_body_is_json_describing_the_change():
     assert body["new_image"]["ActivityType"] == "LOGOUT"
     assert body["old_image"]["ActivityType"] == "LOGIN"
     assert body["changed_attributes"] == ["ActivityId", "ActivityType"]
-    assert body["rules"] == ["all-changes"]
+    assert n.attributes["rules"] == {"DataType": "String.Array", "StringValue": '["all-changes"]'}
+
+
+def test_body_is_the_audit_line():
+    ev = decode_record(stream_record("INSERT", KEYS, activity("u1", 1)))
+    line = event_to_line(ev)
+    assert build_notification(0, ev, ("r",), ATTRS, line).message == line
+    assert build_notification(0, ev, ("r",), ATTRS).message == line
 
 
 def test_message_attributes_for_filter_policies():

@@ -41,10 +41,13 @@ class DecodeError(ValueError):
     """The record is not a well-formed DynamoDB stream record (a poison record)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChangeEvent:
     """One decoded change. ``added``/``removed``/``changed`` are set for a MODIFY whose record
-    carries both images (sorted attribute names), and are ``None`` otherwise."""
+    carries both images (sorted attribute names), and are ``None`` otherwise.
+
+    Treat it as immutable (it is not frozen only because a frozen dataclass is several times
+    slower to construct, and one is built per change)."""
 
     event_id: str
     event_name: str
@@ -73,8 +76,16 @@ def decode_number(text: object) -> int | Decimal:
     """DynamoDB number text -> ``int`` (integral) or exact ``Decimal``."""
     if type(text) is not str:
         raise DecodeError(f"N value must be a string, got {type(text).__name__}")
-    if text.isascii() and (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
-        return int(text)
+    if text.isascii():
+        if text.isdigit() or (text[:1] == "-" and text[1:].isdigit()):
+            return int(text)
+        head, dot, tail = text.partition(".")
+        if (
+            dot and tail.isdigit() and (head.isdigit() or (head[:1] == "-" and head[1:].isdigit()))
+        ):  # plain decimal notation: the common non-integer case, no regex needed
+            if not tail.strip("0"):
+                return int(head)
+            return Decimal(text)
     if not _NUMBER_RE.fullmatch(text):
         raise DecodeError(f"N value {text[:60]!r} is not a number")
     try:
@@ -121,7 +132,7 @@ def _null(v: object) -> None:
 def _map(v: object) -> dict[str, JSONValue]:
     if type(v) is not dict:
         raise DecodeError(f"M value must be an object, got {type(v).__name__}")
-    return {k: decode_value(x) for k, x in v.items()}
+    return _decode_attrs(v)
 
 
 def _list(v: object) -> list[JSONValue]:
@@ -166,15 +177,16 @@ def decode_value(av: object) -> JSONValue:
     """Decode one AttributeValue (``{"S": "x"}``, ``{"M": {...}}``, ...)."""
     if type(av) is not dict or len(av) != 1:
         raise DecodeError(f"attribute value must be an object with one type key, got {av!r:.80}")
+    # S and N are by far the most common: test for them before the dispatch.
+    v = av.get("S")
+    if v is not None:
+        if type(v) is str:
+            return v
+        raise DecodeError(f"S value must be a string, got {type(v).__name__}")
+    v = av.get("N")
+    if v is not None:
+        return decode_number(v)
     for tag, v in av.items():
-        # S and N are by far the most common: skip the dispatch for them.
-        if tag == "S":
-            if type(v) is str:
-                return v
-        elif tag == "N":
-            if type(v) is str and v.isdigit() and v.isascii():
-                return int(v)
-            return decode_number(v)
         fn = _DISPATCH.get(tag)
         if fn is None:
             raise DecodeError(f"unknown attribute type {tag!r:.40}")
@@ -182,12 +194,25 @@ def decode_value(av: object) -> JSONValue:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _decode_attrs(item: dict[str, Any]) -> dict[str, JSONValue]:
+    out: dict[str, JSONValue] = {}
+    for k, av in item.items():
+        # Inline fast path for a plain string; everything else through decode_value.
+        if type(av) is dict and len(av) == 1:
+            v = av.get("S")
+            if type(v) is str:
+                out[k] = v
+                continue
+        out[k] = decode_value(av)
+    return out
+
+
 def decode_item(item: object, what: str = "item") -> dict[str, JSONValue]:
     """Decode a whole item (attribute name -> AttributeValue)."""
     if type(item) is not dict:
         raise DecodeError(f"{what} must be an object, got {type(item).__name__}")
     try:
-        return {k: decode_value(v) for k, v in item.items()}
+        return _decode_attrs(item)
     except DecodeError as exc:
         raise DecodeError(f"{what}: {exc}") from None
 
@@ -195,15 +220,48 @@ def decode_item(item: object, what: str = "item") -> dict[str, JSONValue]:
 # --- records ------------------------------------------------------------------------------
 
 
+_table_cache: dict[str, str] = {}
+
+
 def table_from_arn(arn: object) -> str:
     """``arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL`` -> ``NAME``."""
     if type(arn) is not str:
         raise DecodeError("eventSourceARN is missing")
+    name = _table_cache.get(arn)
+    if name is not None:
+        return name
     _, sep, rest = arn.partition(":table/")
     name = rest.split("/", 1)[0]
     if not sep or not arn.startswith("arn:") or not name:
         raise DecodeError(f"eventSourceARN {arn[:120]!r} does not name a table")
+    if len(_table_cache) > 256:
+        _table_cache.clear()
+    _table_cache[arn] = name
     return name
+
+
+def _decode_against(
+    raw_new: dict[str, Any], raw_old: dict[str, Any], old: dict[str, JSONValue]
+) -> tuple[dict[str, JSONValue], tuple[str, ...]]:
+    """Decode a MODIFY's new image, reusing the old image's decoded value wherever the raw
+    AttributeValues are equal (a C-level comparison, type tags included: unchanged), and
+    return it with the sorted names of the attributes whose values changed."""
+    out: dict[str, JSONValue] = {}
+    changed: list[str] = []
+    try:
+        for k, av in raw_new.items():
+            rav = raw_old.get(k)
+            if rav is not None and rav == av:
+                out[k] = old[k]
+                continue
+            v = decode_value(av)
+            out[k] = v
+            if rav is not None and not _same(old[k], v):
+                changed.append(k)
+    except DecodeError as exc:
+        raise DecodeError(f"dynamodb.NewImage: {exc}") from None
+    changed.sort()
+    return out, tuple(changed)
 
 
 def is_ttl_expiry(record: Mapping[str, Any]) -> bool:
@@ -218,12 +276,28 @@ def is_ttl_expiry(record: Mapping[str, Any]) -> bool:
 
 
 def diff_images(
-    old: Mapping[str, Any], new: Mapping[str, Any]
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    raw_old: Mapping[str, Any] | None = None,
+    raw_new: Mapping[str, Any] | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Attribute names added, removed and changed between two decoded images (each sorted)."""
+    """Attribute names added, removed and changed between two decoded images (each sorted).
+
+    With the raw images (AttributeValues) given, an attribute whose raw values are equal is
+    unchanged without comparing decoded values (a C-level comparison, type tags included);
+    otherwise the decoded values decide (set order and number spelling do not count)."""
     added = tuple(sorted(k for k in new if k not in old))
     removed = tuple(sorted(k for k in old if k not in new))
-    changed = tuple(sorted(k for k, v in new.items() if k in old and not _same(old[k], v)))
+    if raw_old is not None and raw_new is not None:
+        changed = tuple(
+            sorted(
+                k
+                for k, v in new.items()
+                if k in old and raw_old.get(k) != raw_new.get(k) and not _same(old[k], v)
+            )
+        )
+    else:
+        changed = tuple(sorted(k for k, v in new.items() if k in old and not _same(old[k], v)))
     return added, removed, changed
 
 
@@ -275,8 +349,15 @@ def decode_record(record: object) -> ChangeEvent:
     keys = decode_item(ddb.get("Keys"), "dynamodb.Keys")
     raw_new = ddb.get("NewImage")
     raw_old = ddb.get("OldImage")
-    new = decode_item(raw_new, "dynamodb.NewImage") if raw_new is not None else None
     old = decode_item(raw_old, "dynamodb.OldImage") if raw_old is not None else None
+    added = removed = changed = None
+    if event_name == "MODIFY" and old is not None and type(raw_new) is dict:
+        # decode the new image and diff it against the old one in one pass
+        new, changed = _decode_against(raw_new, raw_old, old)  # type: ignore[arg-type]
+        added = tuple(sorted(k for k in new if k not in old))
+        removed = tuple(sorted(k for k in old if k not in new))
+    else:
+        new = decode_item(raw_new, "dynamodb.NewImage") if raw_new is not None else None
     size = ddb.get("SizeBytes")
     if size is not None and type(size) is not int:
         raise DecodeError(f"dynamodb.SizeBytes {size!r:.40} is not an integer")
@@ -284,9 +365,6 @@ def decode_record(record: object) -> ChangeEvent:
     if event_id is not None and type(event_id) is not str:
         raise DecodeError("eventID is not a string")
     region = record.get("awsRegion")
-    added = removed = changed = None
-    if event_name == "MODIFY" and new is not None and old is not None:
-        added, removed, changed = diff_images(old, new)
     return ChangeEvent(
         event_id=event_id or seq,
         event_name=event_name,

@@ -4,9 +4,10 @@ Subjects follow the seed ("DynamoDB Activity: New Record Created", "... Record M
 "... Record Removed"; a Time to Live deletion is "... Record Expired (TTL)"), always at most 100
 printable ASCII characters, as SNS requires.
 
-The body is the change's audit line (same fields as the audit log) plus ``rules``: the names of
-the rules that matched. If that would not fit in an SNS message, the images are left out and
-``images_omitted`` is true (the audit log has them).
+The body is the change's audit line itself (the same JSON object, same fields, as in the audit
+log). If that would not fit in an SNS message, the images are left out and ``images_omitted`` is
+true (the audit log has them). The names of the rules that matched are in the ``rules``
+attribute.
 
 Message attributes, for SNS subscription filter policies:
 
@@ -49,9 +50,10 @@ _ATTR_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _RESERVED = ("eventName", "tableName", "ttlExpiry", "rules")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Notification:
-    """One SNS message. ``index`` is the batch record it reports."""
+    """One SNS message. ``index`` is the batch record it reports. (Not frozen: one is built
+    per change, and frozen dataclasses are slow to construct; treat it as immutable.)"""
 
     index: int
     subject: str
@@ -61,15 +63,14 @@ class Notification:
     dedup_id: str | None = None
 
     def size(self) -> int:
-        n = len(self.message.encode("utf-8")) + len(self.subject)
+        n = len(self.message) + len(self.subject)  # both ASCII: characters are bytes
         for name, a in self.attributes.items():
             n += len(name) + len(a["DataType"]) + len(a["StringValue"].encode("utf-8"))
         return n
 
 
 def subject_for(ev: ChangeEvent) -> str:
-    s = TTL_SUBJECT if ev.ttl_expiry else SUBJECTS[ev.event_name]
-    return clean_subject(s)
+    return TTL_SUBJECT if ev.ttl_expiry else SUBJECTS[ev.event_name]
 
 
 def clean_subject(s: str) -> str:
@@ -93,21 +94,58 @@ def _attr_value(v: Any) -> dict[str, str] | None:
     return None
 
 
+_attr_cache: dict[str, dict[str, str]] = {}
+
+
+def _string_attr(value: str) -> dict[str, str]:
+    """A String attribute; shared (read-only) dicts for the few values that repeat."""
+    a = _attr_cache.get(value)
+    if a is None:
+        if len(_attr_cache) > 256:
+            _attr_cache.clear()
+        a = _attr_cache[value] = {"DataType": "String", "StringValue": value}
+    return a
+
+
+_usable_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _usable_names(names: Sequence[str]) -> tuple[str, ...]:
+    """The configured names that can be SNS attribute names and are not ddbstream's own."""
+    key = tuple(names)
+    usable = _usable_cache.get(key)
+    if usable is None:
+        usable = tuple(n for n in key if n not in _RESERVED and _ATTR_NAME_RE.fullmatch(n))
+        _usable_cache[key] = usable
+    return usable
+
+
+_names_cache: dict[tuple[str, ...], str] = {}
+
+
+def _names_json(rules: Sequence[str]) -> str:
+    key = tuple(rules)
+    s = _names_cache.get(key)
+    if s is None:
+        if len(_names_cache) > 256:
+            _names_cache.clear()
+        s = _names_cache[key] = dumps(list(key))
+    return s
+
+
 def message_attributes(
     ev: ChangeEvent, attribute_names: Sequence[str], rules: Sequence[str]
 ) -> dict[str, dict[str, str]]:
     attrs: dict[str, dict[str, str]] = {
-        "eventName": {"DataType": "String", "StringValue": ev.event_name},
-        "tableName": {"DataType": "String", "StringValue": ev.table_name},
-        "ttlExpiry": {"DataType": "String", "StringValue": "true" if ev.ttl_expiry else "false"},
+        "eventName": _string_attr(ev.event_name),
+        "tableName": _string_attr(ev.table_name),
+        "ttlExpiry": _string_attr("true" if ev.ttl_expiry else "false"),
     }
     if rules:
-        attrs["rules"] = {"DataType": "String.Array", "StringValue": dumps(list(rules))}
-    for name in attribute_names:
+        attrs["rules"] = {"DataType": "String.Array", "StringValue": _names_json(rules)}
+    for name in _usable_names(attribute_names):
         if len(attrs) >= MAX_ATTRIBUTES:
             break
-        if name in attrs or not _ATTR_NAME_RE.fullmatch(name):
-            continue
         for image in (ev.new_image, ev.old_image, ev.keys):
             if image is not None and name in image:
                 a = _attr_value(image[name])
@@ -126,23 +164,16 @@ def build_notification(
     fifo: bool = False,
 ) -> Notification:
     """The message for one change. ``line`` is its audit line, reused for the body if given."""
-    names = dumps(list(rules))
-    if line is not None and line.endswith("}"):
-        message = f'{line[:-1]},"rules":{names}}}'
-    else:
-        d = event_to_dict(ev)
-        d["rules"] = list(rules)
-        message = dumps(d)
-    if len(message) > BODY_LIMIT // 4 and len(message.encode("utf-8")) > BODY_LIMIT:
+    message = line if line is not None else dumps(event_to_dict(ev))
+    if len(message) > BODY_LIMIT:  # ASCII: characters are bytes
         d = event_to_dict(ev)
         d["new_image"] = d["old_image"] = None
         d["images_omitted"] = True
-        d["rules"] = list(rules)
         message = dumps(d)
-        if len(message.encode("utf-8")) > BODY_LIMIT:  # enormous keys: keep only the essentials
+        if len(message) > BODY_LIMIT:  # enormous keys: keep only the essentials
             message = dumps(
                 {k: d[k] for k in ("event_id", "event_name", "table_name", "sequence_number")}
-                | {"images_omitted": True, "keys_omitted": True, "rules": list(rules)}
+                | {"images_omitted": True, "keys_omitted": True}
             )
     group_id = dedup_id = None
     if fifo:

@@ -1,0 +1,174 @@
+"""Benchmark of the processor's core (``make bench``). Figures are printed, never asserted.
+
+1. Changes per second on a 1,000-change batch, next to boto3's ``TypeDeserializer`` +
+   ``json.dumps`` over the same records (decode only) in the same run:
+
+   * the audit path as the issue defines the target: decode, MODIFY diff, rule evaluation,
+     NDJSON lines, gzip + content hash into audit objects (in-memory sink). Target: ratio >= 1.0;
+   * the whole batch, ``process_batch`` as the handler runs it: the above plus a notification
+     message for every change (the default rules notify on everything), PublishBatch chunking
+     and per-record outcomes, with in-memory sinks.
+2. AWS calls per 1,000 changes (S3 PUTs, SNS calls), counted by the in-memory sinks, next to the
+   seed's per-change design (one PutObject and one Publish per change: 2,000).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import sys
+import time
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from ddbstream.core.audit import build_audit_objects, event_to_line
+from ddbstream.core.decode import decode_record
+from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
+from ddbstream.core.pipeline import PipelineConfig, process_batch
+from ddbstream.core.records import stream_record
+from ddbstream.core.rules import DEFAULT_RULES
+
+N = 1_000
+T0 = 1_764_064_800
+ACTIVITY_TYPES = ["LOGIN", "LOGOUT", "PURCHASE", "VIEW", "ERROR_TEST"]
+
+
+def make_batch(n: int = N) -> list[dict[str, Any]]:
+    """A shard's batch of UserActivities changes: 50% INSERT, 30% MODIFY, 20% REMOVE."""
+    records = []
+    for i in range(n):
+        keys = {"UserId": f"user-{i % 97:04d}", "ActivityId": f"act-{i:06d}"}
+        item = {
+            **keys,
+            "ActivityType": ACTIVITY_TYPES[i % len(ACTIVITY_TYPES)],
+            "Timestamp": T0 + i // 4,
+            "IPAddress": f"10.0.{i % 256}.{(i * 7) % 256}",
+            "UserAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
+            "SessionSeconds": f"{(i * 37) % 5000}.{i % 10}",
+            "Tags": {"web", f"cohort-{i % 5}"},
+            "Device": {"os": "linux", "version": i % 12, "mobile": i % 3 == 0},
+        }
+        kind = i % 10
+        if kind < 5:
+            rec = stream_record("INSERT", keys, item, None, seq=i + 1, ts=T0 + i // 4)
+        elif kind < 8:
+            old = {**item, "ActivityType": "LOGIN", "Timestamp": T0 - 60}
+            rec = stream_record("MODIFY", keys, item, old, seq=i + 1, ts=T0 + i // 4)
+        else:
+            rec = stream_record("REMOVE", keys, None, item, seq=i + 1, ts=T0 + i // 4)
+        records.append(rec)
+    return records
+
+
+def baseline(records: list[dict[str, Any]]) -> int:
+    """boto3's TypeDeserializer + json.dumps: decode only."""
+    td = TypeDeserializer()
+    total = 0
+    for r in records:
+        ddb = r["dynamodb"]
+        doc = {
+            "eventName": r["eventName"],
+            "Keys": {k: td.deserialize(v) for k, v in ddb["Keys"].items()},
+            "NewImage": {k: td.deserialize(v) for k, v in ddb.get("NewImage", {}).items()},
+            "OldImage": {k: td.deserialize(v) for k, v in ddb.get("OldImage", {}).items()},
+        }
+        total += len(json.dumps(doc, default=str))
+    return total
+
+
+def pipeline(records: list[dict[str, Any]]) -> tuple[MemoryAudit, MemoryNotifier]:
+    audit, notifier, quarantine = MemoryAudit(), MemoryNotifier(), MemoryQuarantine()
+    result = process_batch(
+        records,
+        config=PipelineConfig(),
+        audit=audit,
+        notifier=notifier,
+        quarantine=quarantine,
+    )
+    assert not result.failures and result.changes == len(records)
+    return audit, notifier
+
+
+def audit_path(records: list[dict[str, Any]]) -> MemoryAudit:
+    """Decode, diff (inside decode), rules, NDJSON, gzip: the core functions, composed."""
+    rules = DEFAULT_RULES
+    items = []
+    matched = 0
+    for i, r in enumerate(records):
+        ev = decode_record(r)
+        if rules.match(ev):
+            matched += 1
+        items.append((i, ev, event_to_line(ev)))
+    audit = MemoryAudit()
+    for obj in build_audit_objects("audit-logs/", items):
+        audit.write(obj)
+    assert matched == len(records)
+    return audit
+
+
+def decode_only(records: list[dict[str, Any]]) -> int:
+    return sum(1 for r in records if decode_record(r))
+
+
+def main() -> int:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    records = make_batch()
+    # warm up (caches, imports)
+    baseline(records)
+    pipeline(records)
+    audit_path(records)
+
+    # interleave the measurements so that a busy machine affects all of them alike
+    rates: dict[str, list[float]] = {"base": [], "audit": [], "pipe": [], "dec": []}
+    fns = {"base": baseline, "audit": audit_path, "pipe": pipeline, "dec": decode_only}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn(records)
+            rates[name].append(len(records) / (time.perf_counter() - t))
+    base_best, base_med = max(rates["base"]), statistics.median(rates["base"])
+    audit_best, audit_med = max(rates["audit"]), statistics.median(rates["audit"])
+    pipe_best, pipe_med = max(rates["pipe"]), statistics.median(rates["pipe"])
+    dec_best, dec_med = max(rates["dec"]), statistics.median(rates["dec"])
+
+    audit, notifier = pipeline(records)
+    puts = audit.calls
+    sns_calls = notifier.calls
+    raw = sum(len(o.body) for o in audit.objects.values())
+    lines = sum(o.line_count for o in audit.objects.values())
+
+    print(f"ddbstream bench · Python {platform.python_version()} · {N:,}-change batch")
+    print()
+    rows = [
+        ("A  audit path: decode, diff, rules, NDJSON, gzip", audit_best, audit_med),
+        ("B  whole batch: A + a notification message per change", pipe_best, pipe_med),
+        ("   decode only (incl. MODIFY diff)", dec_best, dec_med),
+        ("   baseline: boto3 TypeDeserializer + json.dumps", base_best, base_med),
+    ]
+    print(f"Throughput, changes per second (best / median of {runs} interleaved runs)")
+    for label, best, med in rows:
+        print(f"  {label:<56} {best:>9,.0f} / {med:>9,.0f}")
+    print(
+        f"  ratio A / baseline: {audit_best / base_best:.2f} best, "
+        f"{audit_med / base_med:.2f} median   (target >= 1.0)"
+    )
+    print(
+        f"  ratio B / baseline: {pipe_best / base_best:.2f} best, {pipe_med / base_med:.2f} median"
+    )
+    print()
+    print(f"AWS calls per {N:,} changes")
+    print(f"  ddbstream: {puts} S3 PutObject + {sns_calls} SNS PublishBatch = {puts + sns_calls}")
+    print(f"  seed (per change: PutObject + Publish):  {N:,} + {N:,} = {2 * N:,}")
+    print(f"  reduction: {2 * N / (puts + sns_calls):.1f}x fewer calls")
+    print()
+    print(
+        f"Audit log: {lines} lines in {len(audit.objects)} object(s), {raw:,} bytes gzip "
+        f"({raw / lines:.0f} bytes per change)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
