@@ -238,3 +238,21 @@ def test_polling_does_not_grow_the_emulators_iterator_map(lab):
     iterators = dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators
     mine = [k for k in iterators if f"table/{lab.name}/" in k]
     assert len(mine) <= 2
+
+
+def test_latest_is_resolved_once_then_the_checkpoint_rules(lab):
+    # LATEST means "after the mapping started", once: records written while the runtime is
+    # down are not skipped by the next runtime.
+    lab.table()
+    lab.function(RECORDING)
+    lab.put("before")
+    lab.mapping(StartingPosition="LATEST")
+    rt = lab.runtime()
+    assert rt.wait_idle(15)
+    lab.put("a")
+    assert rt.wait_idle(15)
+    rt.stop()
+    lab.put("while-down")
+    rt2 = lab.runtime()
+    assert rt2.wait_idle(15)
+    assert lab.delivered() == ["a", "while-down"]
