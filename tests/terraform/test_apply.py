@@ -1,0 +1,213 @@
+"""End to end against the emulator: plan -> apply -> the deployed resources say what the stack
+promises -> a second plan shows no changes -> destroy leaves nothing.
+
+Runs with the optional features switched on (email subscription, event filter, notification
+rules, on-demand billing, reserved concurrency), so the emulator accepts those paths too. The
+measured times are reported as test properties (and printed with ``pytest -s``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ddbstream.local import terraform as tf
+
+from .conftest import resources
+
+pytestmark = [pytest.mark.slow, pytest.mark.terraform]
+
+ENVIRONMENT = "tfapply"
+PREFIX = f"stream-processing-{ENVIRONMENT}"
+RULES = {
+    "rules": [
+        {"name": "failed-logins", "events": ["INSERT"], "new": {"ActivityType": ["LOGIN_FAILED"]}}
+    ]
+}
+FILTER = {"eventName": ["INSERT", "MODIFY", "REMOVE"]}
+
+EXPECTED_ENV = {
+    "SNS_TOPIC_ARN",
+    "S3_BUCKET_NAME",
+    "AUDIT_PREFIX",
+    "QUARANTINE_PREFIX",
+    "NOTIFICATION_RULES",
+    "NOTIFICATION_ATTRIBUTES",
+    "METRICS_NAMESPACE",
+    "LOG_LEVEL",
+    "AUDIT_KMS_KEY_ID",
+}
+
+
+def _policy_statements(document: Any) -> list[dict[str, Any]]:
+    doc = json.loads(document) if isinstance(document, str) else document
+    statements = doc["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def test_plan_apply_replan_destroy(
+    make_workdir: Callable[[str, dict[str, Any]], Path],
+    lambda_zip: Path,
+    aws_client: Callable[[str], Any],
+    record_property: Callable[[str, object], None],
+) -> None:
+    variables: dict[str, Any] = {
+        "lambda_package_path": str(lambda_zip),
+        "environment": ENVIRONMENT,
+        "s3_force_destroy": True,
+        "kms_key_deletion_window_days": 7,
+        "enable_email_notifications": True,
+        "notification_email": "ops@example.com",
+        "event_filter_patterns": [json.dumps(FILTER)],
+        "notification_rules": json.dumps(RULES),
+        "billing_mode": "PAY_PER_REQUEST",
+        "lambda_reserved_concurrency": 5,
+    }
+    wd = make_workdir("tf-apply", variables)
+    timings: dict[str, float] = {}
+    lines: list[str] = []
+
+    # 1. plan: everything to create, the optional features included.
+    t0 = time.monotonic()
+    assert tf.plan(wd, out="first.tfplan") is True
+    plan = tf.show_json(wd, "first.tfplan")
+    timings["plan"] = time.monotonic() - t0
+    planned = resources(plan)
+    assert "aws_sns_topic_subscription.email[0]" in planned
+    table = planned["aws_dynamodb_table.activities"]["values"]
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert not table.get("read_capacity")
+    esm = planned["aws_lambda_event_source_mapping.stream"]["values"]
+    assert [json.loads(f["pattern"]) for f in esm["filter_criteria"][0]["filter"]] == [FILTER]
+
+    try:
+        # 2. apply
+        t0 = time.monotonic()
+        out = tf.apply(wd, on_line=lines.append)
+        timings["apply"] = time.monotonic() - t0
+        _check_outputs(out)
+        _check_deployed(out, aws_client)
+
+        # 3. a second plan sees no changes (the stack and the emulator agree on every value).
+        t0 = time.monotonic()
+        changed = tf.plan(wd, out="second.tfplan")
+        timings["replan"] = time.monotonic() - t0
+        if changed:
+            drift = [
+                rc["address"]
+                for rc in tf.show_json(wd, "second.tfplan")["resource_changes"]
+                if rc["change"]["actions"] != ["no-op"]
+            ]
+            pytest.fail(f"second plan wants changes: {drift}")
+    finally:
+        # 4. destroy, even when a check above failed, so the shared emulator is left clean.
+        t0 = time.monotonic()
+        tf.destroy(wd, on_line=lines.append)
+        timings["destroy"] = time.monotonic() - t0
+
+    state = tf.show_json(wd)
+    assert not state.get("values", {}).get("root_module", {}).get("resources")
+    with pytest.raises(ClientError):
+        aws_client("dynamodb").describe_table(TableName=f"{PREFIX}-UserActivities")
+
+    for name, seconds in timings.items():
+        record_property(f"terraform_{name}_seconds", round(seconds, 1))
+    slowest = sorted((line for line in lines if "complete after" in line), key=_took)[-4:]
+    print("\nterraform against moto: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+    print("slowest resources:\n  " + "\n  ".join(slowest))
+
+
+def _took(line: str) -> int:
+    """Seconds in a "... complete after 1m5s [id=...]" line."""
+    m = re.search(r"complete after (?:(\d+)m)?(\d+)s", line)
+    return int(m.group(1) or 0) * 60 + int(m.group(2)) if m else 0
+
+
+def _check_outputs(out: dict[str, Any]) -> None:
+    for name in (
+        "dynamodb_table_name",
+        "lambda_log_group_name",
+        "s3_bucket_name",
+        "dlq_url",
+        "lambda_function_name",
+        "sns_topic_arn",
+        "dynamodb_table_arn",
+        "dynamodb_stream_arn",
+        "lambda_function_arn",
+        "dlq_arn",
+    ):
+        assert out.get(name), name
+    assert out["dynamodb_table_name"] == f"{PREFIX}-UserActivities"
+    assert out["lambda_log_group_name"] == f"/aws/lambda/{out['lambda_function_name']}"
+    assert out["s3_bucket_name"] == f"{PREFIX}-audit-123456789012-us-east-1"
+    assert out["sns_topic_arn"].startswith("arn:aws:sns:us-east-1:")
+    assert "/stream/" in out["dynamodb_stream_arn"]
+
+
+def _check_deployed(out: dict[str, Any], aws_client: Callable[[str], Any]) -> None:
+    lam = aws_client("lambda")
+    fn = lam.get_function_configuration(FunctionName=out["lambda_function_name"])
+    assert fn["Handler"] == "ddbstream.handler.lambda_handler"
+    env = fn["Environment"]["Variables"]
+    assert set(env) == EXPECTED_ENV
+    assert env["SNS_TOPIC_ARN"] == out["sns_topic_arn"]
+    assert env["S3_BUCKET_NAME"] == out["s3_bucket_name"]
+    assert json.loads(env["NOTIFICATION_RULES"]) == RULES
+
+    mapping = lam.get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
+    assert mapping["EventSourceArn"] == out["dynamodb_stream_arn"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == out["dlq_arn"]
+
+    # Every alarm acts on the topic.
+    cw = aws_client("cloudwatch")
+    alarms = cw.describe_alarms(AlarmNamePrefix=f"{PREFIX}-")["MetricAlarms"]
+    assert len(alarms) == 7
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [out["sns_topic_arn"]], alarm["AlarmName"]
+        assert alarm["OKActions"] == [out["sns_topic_arn"]], alarm["AlarmName"]
+
+    # The role's inline policy, as deployed: "*" only for ListStreams, the rest on our ARNs.
+    iam = aws_client("iam")
+    role_name = out["lambda_role_arn"].rsplit("/", 1)[1]
+    assert not iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    ours = (
+        out["dynamodb_stream_arn"],
+        out["s3_bucket_arn"] + "/",
+        out["sns_topic_arn"],
+        out["dlq_arn"],
+        "arn:aws:logs:us-east-1:123456789012:log-group:" + out["lambda_log_group_name"] + ":",
+        out["kms_key_arn"],
+    )
+    for st in _policy_statements(document):
+        actions = set(_as_list(st["Action"]))
+        for res in _as_list(st["Resource"]):
+            if res == "*":
+                assert actions == {"dynamodb:ListStreams"}, st
+            else:
+                assert res.startswith(ours), res
+
+    # Encryption, privacy, TLS only.
+    s3 = aws_client("s3")
+    bucket = out["s3_bucket_name"]
+    sse = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    topic = aws_client("sns").get_topic_attributes(TopicArn=out["sns_topic_arn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == out["kms_key_arn"]
