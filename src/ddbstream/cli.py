@@ -19,6 +19,7 @@ _TARGETS: dict[str, str] = {
     "env": "ddbstream.local.stack:cmd_env",
     "output": "ddbstream.local.stack:cmd_output",
     "demo": "ddbstream.local.demo:cmd_demo",
+    "handler-demo": "ddbstream.local.handler_demo:cmd_handler_demo",
 }
 
 
@@ -40,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         "always gives the same bytes, so Terraform's source_code_hash only changes with the code.",
     )
     p.add_argument(
-        "-o", "--output", default="build/ddbstream-lambda.zip", help="zip path (default: %(default)s)"
+        "-o",
+        "--output",
+        default="build/ddbstream-lambda.zip",
+        help="zip path (default: %(default)s)",
     )
 
     p = sub.add_parser(
@@ -52,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, default=None, help="emulator port (default: 4566 or free)")
     p.add_argument(
-        "--state-dir", default=None, help="local state directory (default: .ddbstream/ in the project)"
+        "--state-dir",
+        default=None,
+        help="local state directory (default: .ddbstream/ in the project)",
     )
     p.add_argument(
         "--detach", action="store_true", help="return once the stack is ready, leave it running"
@@ -91,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--state-dir", default=None, help="local state directory")
     p.add_argument("--burst", type=int, default=200, help="changes in the activity burst")
+    sub.add_parser(
+        "handler-demo",
+        help="send sample stream records through the real Lambda handler (moto, in process)",
+        description="Start moto's server in this process, create a bucket, a topic and an SQS "
+        "queue subscribed to it, then call ddbstream.handler.lambda_handler with stream "
+        "records shaped like the seed's UserActivities items (INSERT, MODIFY, a TTL expiry, a "
+        "poison record) and print what landed: the audit object, the notifications, the "
+        "quarantine object; then a retry, an SNS failure (partial batch response) and the "
+        "seed's invalid-arn error test. Needs no AWS account, Docker or Terraform.",
+    )
     return parser
 
 

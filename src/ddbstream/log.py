@@ -33,6 +33,10 @@ class JsonLogger:
     def stream(self) -> TextIO:
         return self._stream if self._stream is not None else sys.stdout
 
+    def redirect(self, stream: TextIO | None) -> None:
+        """Write to ``stream`` from now on (``None``: back to sys.stdout)."""
+        self._stream = stream
+
     def set_level(self, level: str) -> None:
         self.level = LEVELS.get(level.upper(), 20)
 
