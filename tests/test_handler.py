@@ -247,3 +247,16 @@ def test_seed_error_test_invalid_topic_arn_fails_the_batch(
 def test_event_without_records_is_a_no_op(stack: Stack) -> None:
     assert handler.lambda_handler({}, Context()) == {"batchItemFailures": []}
     assert handler.lambda_handler({"Records": []}, Context()) == {"batchItemFailures": []}
+
+
+def test_handler_demo_prints_an_account(capsys) -> None:  # type: ignore[no-untyped-def]
+    from ddbstream.local import handler_demo
+
+    assert handler_demo.run() == 0
+    out = capsys.readouterr().out
+    assert "-> batchItemFailures = [] (every record handled)" in out
+    assert "RecordsQuarantined=1" in out
+    assert "audit objects now: 1 (overwritten, not duplicated)" in out
+    assert "batchItemFailures = ['102', '103', '104', '105']" in out
+    assert "SettingsError" in out and "SNS_TOPIC_ARN" in out
+    assert out.count("DynamoDB Activity: ") == 5

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -149,10 +150,11 @@ def _walkthrough(endpoint: str, started: float) -> int:
     s3 = boto3.client("s3")
     sns = boto3.client("sns")
     sqs = boto3.client("sqs")
-    bucket = "ddbstream-demo-audit"
+    suffix = uuid.uuid4().hex[:8]  # moto's state is per process: never collide with another run
+    bucket = f"ddbstream-demo-audit-{suffix}"
     s3.create_bucket(Bucket=bucket)
-    topic = sns.create_topic(Name="ddbstream-demo-notifications")["TopicArn"]
-    queue = sqs.create_queue(QueueName="ddbstream-demo-subscriber")["QueueUrl"]
+    topic = sns.create_topic(Name=f"ddbstream-demo-notifications-{suffix}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"ddbstream-demo-subscriber-{suffix}")["QueueUrl"]
     qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
