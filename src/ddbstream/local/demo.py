@@ -89,9 +89,9 @@ class ProgressBar:
             bar = "█" * int(frac * width) + "░" * (width - int(frac * width))
             self.out.stream.write(f"\r  {self.label} [{bar}] {done}/{self.total}  {elapsed:5.1f}s")
             self.out.stream.flush()
-        else:
-            while frac >= self._next_quarter and self._next_quarter <= 1.0:
-                self.out(f"  {self.label}: {done}/{self.total} ({elapsed:.1f}s)")
+        elif frac >= self._next_quarter:
+            self.out(f"  {self.label}: {done}/{self.total} ({elapsed:.1f}s)")
+            while frac >= self._next_quarter:
                 self._next_quarter += 0.25
 
     def close(self) -> None:
@@ -471,10 +471,11 @@ class Demo:
         """Look through the DLQ for the on-failure record of the batch holding ``marker``.
 
         Records from earlier runs may sit in the queue: those older than ``since`` are skipped
-        without reading the stream, and each one received stays hidden only briefly."""
-        for _ in range(20):  # at most 200 messages a pass
+        without reading the stream; each message received stays hidden for a few seconds, so
+        one pass sees the whole queue and the next ones mostly what arrived since."""
+        for _ in range(100):  # at most 1,000 messages a pass
             msgs = self.sqs.receive_message(
-                QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=2
+                QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=10
             ).get("Messages", [])
             if not msgs:
                 return None
