@@ -83,10 +83,14 @@ def make_workdir(
     yield make
 
 
+EXAMPLE_TFVARS = Path(__file__).resolve().parents[2] / "terraform" / "terraform.tfvars.example"
+
+
 @pytest.fixture(scope="session")
 def default_plan(plan_workdir: Path) -> dict[str, Any]:
-    """``terraform show -json`` of a plan with the stack's defaults (bar the package path)."""
-    tf.plan(plan_workdir, out="default.tfplan")
+    """``terraform show -json`` of a plan with the stack's defaults: terraform.tfvars.example,
+    which sets the defaults (so it is checked to be valid too), and the test's package path."""
+    tf.plan(plan_workdir, out="default.tfplan", extra_args=[f"-var-file={EXAMPLE_TFVARS}"])
     return tf.show_json(plan_workdir, "default.tfplan")
 
 

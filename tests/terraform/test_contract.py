@@ -105,6 +105,18 @@ def test_lambda_runtime_default_is_supported_and_says_python39_is_retired(
     assert fn["runtime"] == runtime["default"]
 
 
+def test_tfvars_example_sets_the_defaults(default_plan: dict[str, Any]) -> None:
+    from .conftest import EXAMPLE_TFVARS
+
+    set_in_example = re.findall(r"^([a-z_0-9]+)\s*=", EXAMPLE_TFVARS.read_text(), re.M)
+    assert len(set_in_example) > 30
+    declared = default_plan["configuration"]["root_module"]["variables"]
+    for name in set_in_example:
+        assert name in declared, f"terraform.tfvars.example sets unknown variable {name}"
+        value = default_plan["variables"][name]["value"]
+        assert value == declared[name].get("default"), name
+
+
 def _variable_blocks() -> dict[str, str]:
     text = (STACK / "variables.tf").read_text()
     starts = [(m.group(1), m.start()) for m in re.finditer(r'^variable "([^"]+)" \{', text, re.M)]
