@@ -19,6 +19,7 @@ import platform
 import statistics
 import sys
 import time
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -46,7 +47,7 @@ def make_batch(n: int = N) -> list[dict[str, Any]]:
             "Timestamp": T0 + i // 4,
             "IPAddress": f"10.0.{i % 256}.{(i * 7) % 256}",
             "UserAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
-            "SessionSeconds": f"{(i * 37) % 5000}.{i % 10}",
+            "SessionSeconds": Decimal(f"{(i * 37) % 5000}.{i % 10 + 1}"),
             "Tags": {"web", f"cohort-{i % 5}"},
             "Device": {"os": "linux", "version": i % 12, "mobile": i % 3 == 0},
         }

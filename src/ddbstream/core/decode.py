@@ -69,7 +69,7 @@ class ChangeEvent:
 
 # --- values -------------------------------------------------------------------------------
 
-_NUMBER_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER_RE = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def decode_number(text: object) -> int | Decimal:
@@ -144,7 +144,10 @@ def _list(v: object) -> list[JSONValue]:
 def _ss(v: object) -> list[str]:
     if type(v) is not list:
         raise DecodeError(f"SS value must be an array, got {type(v).__name__}")
-    return sorted(_s(x) for x in v)
+    for x in v:
+        if type(x) is not str:
+            raise DecodeError(f"SS element must be a string, got {type(x).__name__}")
+    return sorted(v)
 
 
 def _ns(v: object) -> list[int | Decimal]:
@@ -197,10 +200,19 @@ def decode_value(av: object) -> JSONValue:
 def _decode_attrs(item: dict[str, Any]) -> dict[str, JSONValue]:
     out: dict[str, JSONValue] = {}
     for k, av in item.items():
-        # Inline fast path for a plain string; everything else through decode_value.
+        # Inline fast paths for the commonest values (a string, a plain integer, a boolean);
+        # everything else, and anything malformed, through decode_value.
         if type(av) is dict and len(av) == 1:
             v = av.get("S")
             if type(v) is str:
+                out[k] = v
+                continue
+            v = av.get("N")
+            if type(v) is str and v.isdigit() and v.isascii():
+                out[k] = int(v)
+                continue
+            v = av.get("BOOL")
+            if type(v) is bool:
                 out[k] = v
                 continue
         out[k] = decode_value(av)

@@ -35,7 +35,7 @@ stream view type ``KEYS_ONLY`` there are no images, so ``new``/``old`` condition
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +76,9 @@ class Rule:
     keys: tuple[tuple[str, tuple[Matcher, ...]], ...] = ()
     changed: frozenset[str] | None = None
     ttl: bool | None = None
+
+    def is_event_only(self) -> bool:
+        return not (self.new or self.old or self.keys) and self.changed is None and self.ttl is None
 
     def matches(self, ev: ChangeEvent) -> bool:
         if ev.event_name not in self.events:
@@ -123,9 +126,20 @@ def _json_equal(a: Any, b: Any) -> bool:
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     rules: tuple[Rule, ...]
+    # When every rule tests only the event name (the default rules do): name -> matching rules.
+    _by_event: dict[str, tuple[str, ...]] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        if all(r.is_event_only() for r in self.rules):
+            by_event = {e: tuple(r.name for r in self.rules if e in r.events) for e in EVENT_NAMES}
+            object.__setattr__(self, "_by_event", by_event)
 
     def match(self, ev: ChangeEvent) -> tuple[str, ...]:
         """Names of the rules that match ``ev`` (empty: do not notify)."""
+        if self._by_event is not None:
+            return self._by_event[ev.event_name]
         return tuple(r.name for r in self.rules if r.matches(ev))
 
 
