@@ -5,6 +5,7 @@ validation that rejects bad input at plan time with a message that says what to 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -342,3 +343,34 @@ def test_precondition_rejects_an_overlong_bucket_name(plan_workdir: Path) -> Non
 def test_precondition_rejects_a_missing_package(plan_workdir: Path, tmp_path: Path) -> None:
     text = _failed_plan(plan_workdir, {"lambda_package_path": str(tmp_path / "nothing.zip")})
     assert "build it with `make package`" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# terraform/README.md's tables match the code
+# ---------------------------------------------------------------------------------------------
+
+
+def _readme_rows(section: str) -> dict[str, list[str]]:
+    text = (STACK / "README.md").read_text()
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in body.splitlines():
+        m = re.match(r"^\| `([a-z0-9_]+)` \|(.*)\|$", line)
+        if m:
+            rows[m.group(1)] = [c.strip() for c in m.group(2).split(" | ")]
+    return rows
+
+
+def test_readme_inputs_table_matches_the_variables(default_plan: dict[str, Any]) -> None:
+    declared = default_plan["configuration"]["root_module"]["variables"]
+    rows = _readme_rows("Inputs")
+    assert set(rows) == set(declared)
+    for name, cells in rows.items():
+        default = declared[name].get("default")
+        shown = cells[1].strip("`")
+        assert json.loads(shown) == default, f"README default of {name}: {shown}"
+
+
+def test_readme_outputs_table_matches_the_outputs(default_plan: dict[str, Any]) -> None:
+    outputs = default_plan["configuration"]["root_module"]["outputs"]
+    assert set(_readme_rows("Outputs")) == set(outputs)
