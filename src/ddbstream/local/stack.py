@@ -818,9 +818,25 @@ def cmd_down(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+#: awscli v1 (the project's dev extra) sends ``aws sqs`` in us-east-1 to queue.amazonaws.com
+#: whatever AWS_ENDPOINT_URL says, unless --endpoint-url is given (aws/aws-cli#8737). This shell
+#: function passes it while AWS_ENDPOINT_URL is set; awscli v2 behaves the same either way.
+AWS_CLI_FUNCTION = (
+    'aws() { if [ -n "${AWS_ENDPOINT_URL:-}" ]; then '
+    'command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; else command aws "$@"; fi; }'
+)
+
+
 def env_lines(state: dict[str, Any]) -> list[str]:
     env = emulator.client_env(state["endpoint"], state.get("region", emulator.REGION))
-    return [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    lines = [f"# the local stack in {state.get('state_dir', '')}".rstrip()]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    lines += [
+        "export AWS_PAGER=''",
+        "# awscli v1 ignores AWS_ENDPOINT_URL for `aws sqs` (aws/aws-cli#8737): pass it along",
+        AWS_CLI_FUNCTION,
+    ]
+    return lines
 
 
 def cmd_env(args: argparse.Namespace) -> int:
