@@ -28,7 +28,7 @@ variable "project_name" {
 }
 
 variable "table_name" {
-  description = "Base name of the DynamoDB table; the deployed name is <project_name>-<environment>-<table_name>."
+  description = "Base name of the DynamoDB table; the deployed name is project_name-environment-table_name."
   type        = string
   default     = "UserActivities"
 
@@ -152,7 +152,7 @@ variable "lambda_timeout" {
 }
 
 variable "lambda_package_path" {
-  description = "Path of the function's zip, built by `ddbstream package` (make package). null: <module>/../build/ddbstream-lambda.zip."
+  description = "Path of the function's zip, built by `ddbstream package` (make package). null: build/ddbstream-lambda.zip at the repository root (path.module/../build)."
   type        = string
   default     = null
 
@@ -367,7 +367,7 @@ variable "notification_email" {
 # ---------------------------------------------------------------------------------------------
 
 variable "audit_bucket_name" {
-  description = "Name of the S3 audit bucket. null: <project_name>-<environment>-audit-<account id>-<region> (globally unique without a random suffix)."
+  description = "Name of the S3 audit bucket. null: project_name-environment-audit-ACCOUNT_ID-REGION (globally unique without a random suffix)."
   type        = string
   default     = null
 
