@@ -59,18 +59,40 @@ def make_zip(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture(scope="session")
-def lambda_role(moto_endpoint: str, aws_client_session: Callable[[str], Any]) -> str:
-    iam = aws_client_session("iam")
-    name = "ddbstream-runtime-tests"
-    try:
-        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
-    except iam.exceptions.NoSuchEntityException:
-        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"])
+#: The suite's own emulator account. moto keeps one state per process, shared by every test
+#: of the session: in their own account, these tests' tables and mappings are invisible to any
+#: other runtime in the process (a local stack's, for one), and theirs to these.
+TEST_ACCOUNT = "000000000042"
 
 
 @pytest.fixture(scope="session")
-def aws_client_session(moto_endpoint: str) -> Callable[[str], Any]:
+def test_credentials(moto_endpoint: str) -> tuple[str, str]:
+    """An access key of an IAM user in TEST_ACCOUNT: moto answers its requests for that account."""
+    import boto3
+
+    from ddbstream.local import emulator
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=moto_endpoint,
+        region_name=emulator.REGION,
+        aws_access_key_id=emulator.ACCESS_KEY,
+        aws_secret_access_key=emulator.SECRET_KEY,
+    )
+
+    def to_test_account(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = TEST_ACCOUNT
+
+    iam.meta.events.register("before-sign.iam.*", to_test_account)
+    iam.create_user(UserName="runtime-conformance")
+    key = iam.create_access_key(UserName="runtime-conformance")["AccessKey"]
+    return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
+
+
+@pytest.fixture(scope="session")
+def aws_client_session(
+    moto_endpoint: str, test_credentials: tuple[str, str]
+) -> Callable[[str], Any]:
     import boto3
 
     from ddbstream.local import emulator
@@ -80,11 +102,19 @@ def aws_client_session(moto_endpoint: str) -> Callable[[str], Any]:
             service,
             endpoint_url=moto_endpoint,
             region_name=emulator.REGION,
-            aws_access_key_id=emulator.ACCESS_KEY,
-            aws_secret_access_key=emulator.SECRET_KEY,
+            aws_access_key_id=test_credentials[0],
+            aws_secret_access_key=test_credentials[1],
         )
 
+    assert make("sts").get_caller_identity()["Account"] == TEST_ACCOUNT
     return make
+
+
+@pytest.fixture(scope="session")
+def lambda_role(aws_client_session: Callable[[str], Any]) -> str:
+    iam = aws_client_session("iam")
+    name = "ddbstream-runtime-tests"
+    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"])
 
 
 class Lab:
@@ -96,8 +126,11 @@ class Lab:
         client: Callable[[str], Any],
         role: str,
         tmp_path: Path,
+        credentials: tuple[str, str],
     ) -> None:
         self.endpoint = endpoint
+        self.credentials = credentials
+        self.account = TEST_ACCOUNT
         self.client = client
         self.ddb = client("dynamodb")
         self.lam = client("lambda")
@@ -215,6 +248,7 @@ class Lab:
             self.state_dir,
             select=lambda m: m["FunctionArn"].split(":")[6] == fn,
             on_event=self.events.append,
+            credentials=self.credentials,
             **kw,
         )
         rt.start()
@@ -256,8 +290,9 @@ def lab(
     aws_client_session: Callable[[str], Any],
     lambda_role: str,
     tmp_path: Path,
+    test_credentials: tuple[str, str],
 ) -> Iterator[Lab]:
-    the_lab = Lab(moto_endpoint, aws_client_session, lambda_role, tmp_path)
+    the_lab = Lab(moto_endpoint, aws_client_session, lambda_role, tmp_path, test_credentials)
     try:
         yield the_lab
     finally:

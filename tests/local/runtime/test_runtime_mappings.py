@@ -219,7 +219,13 @@ def test_runtime_without_select_runs_every_stream_mapping(lab, moto_endpoint, tm
     lab.function(RECORDING)
     lab.mapping()
     lab.put("a")
-    rt = Runtime(moto_endpoint, tmp_path / "all", poll_interval=0.05, refresh_interval=0.1)
+    rt = Runtime(
+        moto_endpoint,
+        tmp_path / "all",
+        poll_interval=0.05,
+        refresh_interval=0.1,
+        credentials=lab.credentials,  # the suite's account: every mapping there
+    )
     with rt:
         assert lab.mapping_uuids[0] in rt.mappings()
         assert lab.wait_for(lambda: lab.delivered() == ["a"])
@@ -235,7 +241,7 @@ def test_polling_does_not_grow_the_emulators_iterator_map(lab):
     lab.put("a")
     assert rt.wait_idle(20)
     time.sleep(0.5)  # about 50 idle polls
-    iterators = dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators
+    iterators = dynamodbstreams_backends[lab.account]["us-east-1"].shard_iterators
     mine = [k for k in iterators if f"table/{lab.name}/" in k]
     assert len(mine) <= 2
 

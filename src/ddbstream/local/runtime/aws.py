@@ -32,23 +32,26 @@ log = logging.getLogger("ddbstream.local.runtime")
 DUMMY_KEY = "testing"
 
 
-def make_session_clients(endpoint: str, region: str) -> Any:
-    return _Clients(endpoint, region)
+def make_session_clients(
+    endpoint: str, region: str, credentials: tuple[str, str] | None = None
+) -> Any:
+    return _Clients(endpoint, region, credentials or (DUMMY_KEY, DUMMY_KEY))
 
 
 class _Clients:
     """boto3 clients bound to the emulator (thread-safe; created once)."""
 
-    def __init__(self, endpoint: str, region: str) -> None:
+    def __init__(self, endpoint: str, region: str, credentials: tuple[str, str]) -> None:
         self.endpoint = endpoint
         self.region = region
+        self.access_key, self.secret_key = credentials
         session = boto3.session.Session()
         cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
         kw = dict(
             endpoint_url=endpoint,
             region_name=region,
-            aws_access_key_id=DUMMY_KEY,
-            aws_secret_access_key=DUMMY_KEY,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
             config=cfg,
         )
         self.lambda_ = session.client("lambda", **kw)
@@ -159,9 +162,9 @@ class FunctionSource:
                 "AWS_ENDPOINT_URL": self.clients.endpoint,
                 "AWS_REGION": region,
                 "AWS_DEFAULT_REGION": region,
-                "AWS_ACCESS_KEY_ID": DUMMY_KEY,
-                "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
-                "AWS_SESSION_TOKEN": DUMMY_KEY,
+                # the execution role's credentials: the runtime's own, for the emulator
+                "AWS_ACCESS_KEY_ID": self.clients.access_key,
+                "AWS_SECRET_ACCESS_KEY": self.clients.secret_key,
                 "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

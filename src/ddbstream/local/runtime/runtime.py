@@ -36,6 +36,9 @@ class Runtime:
     enabled/disabled, deleted); ``retry_delay`` a pause before retrying a failed batch; ``clock``
     the wall clock used for record ages (tests may shift it); ``select`` limits the runtime to
     the mappings (as ListEventSourceMappings returns them) for which it returns True.
+    ``credentials`` (access key id, secret) are used for the emulator and handed to the function
+    as its execution role's; the default dummy pair means moto's default account, an IAM access
+    key of another account makes moto answer for that account.
     """
 
     def __init__(
@@ -50,13 +53,14 @@ class Runtime:
         retry_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
         select: Callable[[dict[str, Any]], bool] | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.region = region
         self.state_dir = Path(state_dir)
         self.refresh_interval = refresh_interval
         self._select = select
-        clients = aws.make_session_clients(endpoint, region)
+        clients = aws.make_session_clients(endpoint, region, credentials)
         self.services = Services(
             clients=clients,
             functions=aws.FunctionSource(clients, self.state_dir),
