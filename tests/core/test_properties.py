@@ -13,9 +13,9 @@ from boto3.dynamodb.types import Binary, TypeDeserializer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ddbstream.core.audit import read_audit_body
+from ddbstream.core.audit import event_to_dict, event_to_line, read_audit_body
 from ddbstream.core.decode import decode_item, decode_record, diff_images
-from ddbstream.core.jsonenc import dumps
+from ddbstream.core.jsonenc import dumps, loads
 from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
 from ddbstream.core.pipeline import PipelineConfig, build_quarantine_object, process_batch
 from ddbstream.core.records import stream_record
@@ -252,3 +252,25 @@ def test_short_decimals_are_written_exactly(digits: int, exp: int) -> None:
     text = dumps({"n": d, "l": [d]})
     back = json.loads(text, parse_float=Decimal)
     assert back["n"] == d and back["l"] == [d]
+
+
+@given(
+    item,
+    item,
+    st.sampled_from(["INSERT", "MODIFY", "REMOVE"]),
+    st.sampled_from(["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]),
+    st.booleans(),
+    st.one_of(st.integers(min_value=0, max_value=4_000_000_000), st.floats(0, 4e9)),
+)
+def test_audit_line_is_the_json_of_the_event(
+    new: dict[str, Any], old: dict[str, Any], name: str, view: str, ttl: bool, ts: Any
+) -> None:
+    rec = stream_record(name, KEYS, new, old, view=view, ttl=ttl, ts=ts, encoded=True)
+    if ts == 0:
+        del rec["awsRegion"]
+        del rec["dynamodb"]["SizeBytes"]
+    ev = decode_record(rec)
+    line = event_to_line(ev)
+    # same JSON document (a number may be spelled 1e-05 in one and 0.00001 in the other)
+    assert loads(line) == loads(dumps(event_to_dict(ev)))
+    assert line.isascii() and "\n" not in line
