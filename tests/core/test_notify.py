@@ -107,3 +107,11 @@ def test_fifo_topic_gets_group_and_dedup_ids():
     b = build_notification(0, ev, ("r",), ATTRS, fifo=True)
     assert a.group_id and a.dedup_id
     assert (a.group_id, a.dedup_id) == (b.group_id, b.dedup_id)
+
+
+def test_values_sns_would_reject_are_left_out():
+    n = note(new={"ActivityType": "bad\x01char", "UserId": "u" * 2000}, attrs=ATTRS)
+    assert "ActivityType" not in n.attributes
+    assert "UserId" not in n.attributes
+    n = note(new={"ActivityType": "tab\tand émoji 🎉", "UserId": "u1"})
+    assert n.attributes["ActivityType"]["StringValue"] == "tab\tand émoji 🎉"

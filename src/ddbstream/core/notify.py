@@ -47,6 +47,9 @@ SUBJECTS = {
 TTL_SUBJECT = "DynamoDB Activity: Record Expired (TTL)"
 
 _ATTR_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+MAX_ATTR_VALUE = 1024  # characters; attributes are for filter policies, the body has the rest
+# Characters SNS does not accept in attribute values (XML 1.0's excluded ranges).
+_BAD_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _RESERVED = ("eventName", "tableName", "ttlExpiry", "rules")
 
 
@@ -82,15 +85,26 @@ def clean_subject(s: str) -> str:
 
 
 def _attr_value(v: Any) -> dict[str, str] | None:
+    """An SNS attribute for an item value, or None when it cannot (or should not) be one: maps,
+    empty strings, values over 1 KiB, characters SNS rejects. A value SNS rejects would fail
+    the whole PublishBatch call on every retry, so it is left out rather than sent."""
     t = type(v)
     if t is str:
-        return {"DataType": "String", "StringValue": v} if v else None
+        if not v or len(v) > MAX_ATTR_VALUE or _BAD_CHARS.search(v):
+            return None
+        return {"DataType": "String", "StringValue": v}
     if t is bool:
         return {"DataType": "String", "StringValue": "true" if v else "false"}
     if t is int or t is Decimal:
-        return {"DataType": "Number", "StringValue": str(v)}
+        text = str(v)
+        return {"DataType": "Number", "StringValue": text} if len(text) <= 64 else None
     if t is list and v and all(type(x) in (str, int, Decimal, bool) for x in v):
-        return {"DataType": "String.Array", "StringValue": dumps(v)}
+        text = dumps(v)  # ASCII JSON: every character is acceptable to SNS
+        return (
+            {"DataType": "String.Array", "StringValue": text}
+            if len(text) <= MAX_ATTR_VALUE
+            else None
+        )
     return None
 
 
