@@ -104,6 +104,8 @@ def test_retry_attempts_exhausted_goes_to_sqs_and_shard_moves_on(lab):
         "executedVersion": "$LATEST",
         "functionError": "Unhandled",
     }
+    invokes = [e for e in lab.events if e["type"] == "invoke"]
+    assert doc["requestContext"]["requestId"] == invokes[2]["request_id"]  # the last attempt
     bad_seq = lab.calls()[0]["seqs"][0]
     info = doc["DDBStreamBatchInfo"]
     assert info["startSequenceNumber"] == info["endSequenceNumber"] == bad_seq

@@ -92,6 +92,7 @@ class Outcome:
     error: dict[str, Any] | None = None
     status_code: int = 200
     executed_version: str = "$LATEST"
+    request_id: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -102,6 +103,7 @@ class Outcome:
             status_code=self.status_code,
             executed_version=self.executed_version,
             function_error="Unhandled" if self.error is not None else None,
+            request_id=self.request_id,
         )
 
 

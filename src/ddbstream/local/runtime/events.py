@@ -164,6 +164,8 @@ class ResponseContext:
     status_code: int = 200
     executed_version: str = "$LATEST"
     function_error: str | None = None
+    #: the invocation's request id (``requestContext.requestId`` of the on-failure record)
+    request_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -235,7 +235,11 @@ class MappingRunner:
                 "error": (result.error or {}).get("errorType") if not result.ok else None,
             }
         )
-        return Outcome(payload=result.payload, error=None if result.ok else result.error)
+        return Outcome(
+            payload=result.payload,
+            error=None if result.ok else result.error,
+            request_id=request_id,
+        )
 
     def send_failure(self, shard_id: str, discard: Discard) -> None:
         svc = self.services
@@ -255,7 +259,8 @@ class MappingRunner:
             return
         doc = failure_record(
             discard,
-            request_id=str(uuid.uuid4()),
+            # the last invocation's request id; a new one when the batch was never invoked
+            request_id=(discard.response and discard.response.request_id) or str(uuid.uuid4()),
             function_arn=cfg.function_arn,
             stream_arn=cfg.stream_arn,
             shard_id=shard_id,
