@@ -307,7 +307,8 @@ def test_down_then_up_keeps_everything_and_processes_each_change_once(
     _, took, out = start_stack(local_stack.state_dir, port=port)
     local_stack.refresh()
     assert "restored from the last run" in out
-    assert "Resources: 0 added" in out  # nothing re-created: Terraform's state still matches
+    # nothing re-created: Terraform's state still matches what the emulator holds
+    assert "Resources: 0 added" in out or "No changes." in out, out
 
     for i in range(30, 40):
         ddb.put_item(

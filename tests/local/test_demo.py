@@ -1,0 +1,94 @@
+"""``ddbstream demo``: on the shared stack, and once from a cold start within its budget."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from stack_helpers import LocalStackHandle, ddbstream_cmd, stop_stack
+
+from ddbstream.local import demo
+
+STEPS = (
+    "Local stack",
+    "1. Insert test data",
+    "2. Verify processing",
+    "3. Test error handling",
+    "4. Activity burst",
+)
+
+
+def test_summary_marks_failed_steps_and_the_budget() -> None:
+    out = demo.Printer(io.StringIO())
+    d = demo.Demo(Path("/nonexistent"), burst=10, out=out)
+    ok = demo.Step("1. Insert test data", seconds=0.2)
+    ok.check(True, "put it")
+    bad = demo.Step("2. Verify processing", seconds=3.0)
+    bad.check(True, "logs: 2 lines")
+    bad.check(False, "audit log: 0 objects")
+    d.steps = [ok, bad]
+    d.stack_timings = {"emulator": 0.5, "terraform_apply": 70.0}
+    text = d.summary(200.0)
+    assert "✔ 1. Insert test data" in text
+    assert "✘ 2. Verify processing" in text and "✘ audit log: 0 objects" in text
+    assert "terraform apply" in text and "70.0s" in text
+    assert "OVER the 180s budget" in text
+    assert "failed: 2. Verify processing" in text
+    assert "within the 180s budget" in d.summary(100.0)
+
+
+def test_progress_bar_without_a_terminal_prints_quarters() -> None:
+    buf = io.StringIO()
+    bar = demo.ProgressBar(demo.Printer(buf), 100, "processed")
+    for done in (10, 30, 30, 100):
+        bar.update(done)
+    bar.close()
+    lines = buf.getvalue().splitlines()
+    assert [ln.split(":")[1].split()[0] for ln in lines] == ["30/100", "100/100"]
+
+
+def _check_summary(stdout: str) -> None:
+    summary = stdout.split("ddbstream demo — summary", 1)[1]
+    for title in STEPS:
+        assert re.search(rf"^✔ {re.escape(title)}", summary, flags=re.M), title
+    assert "✘" not in summary
+    assert "every step verified" in summary
+    assert "Where the time went:" in summary
+    assert re.search(r"audit log: 200/200 changes", summary)
+    assert re.search(r"notifications: 200/200", summary)
+    assert "DDBStreamBatchInfo" in stdout  # the DLQ record was shown
+
+
+@pytest.mark.slow
+def test_demo_on_the_shared_stack(local_stack: LocalStackHandle) -> None:
+    proc = local_stack.ddbstream("demo", "--state-dir", str(local_stack.state_dir), timeout=400)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
+    _check_summary(proc.stdout)
+    assert "reused the stack already running" in proc.stdout
+
+
+@pytest.mark.slow
+def test_demo_from_a_cold_start_within_three_minutes(tmp_path: Path) -> None:
+    """What a newcomer runs first: no state at all, the demo brings the stack up itself."""
+    state_dir = tmp_path / "cold"
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            ddbstream_cmd("demo", "--state-dir", str(state_dir)),
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        took = time.monotonic() - t0
+    finally:
+        stop_stack(state_dir)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
+    _check_summary(proc.stdout)
+    assert "(cold: empty emulator)" in proc.stdout
+    assert "terraform apply" in proc.stdout.split("Where the time went:")[1]
+    print(f"\ncold demo: {took:.1f}s\n" + proc.stdout.split("Where the time went:")[1])
+    assert took < 180, f"the cold demo took {took:.0f}s"
