@@ -135,16 +135,16 @@ class AuditObject:
 
 
 def build_audit_object(
-    prefix: str, partition: Partition, lines: Sequence[tuple[int, str]]
+    prefix: str, partition: Partition, indices: Sequence[int], lines: Sequence[str]
 ) -> AuditObject:
-    """Build the object of one partition from ``(record index, line)`` pairs in stream order."""
-    data = ("\n".join(line for _, line in lines) + "\n").encode("utf-8")
+    """Build the object of one partition from its records' indices and lines (stream order)."""
+    data = ("\n".join(lines) + "\n").encode("ascii")  # lines are ASCII-only JSON
     digest = hashlib.sha256(data).hexdigest()
     return AuditObject(
         key=f"{prefix}{partition.path()}{digest[:32]}.ndjson.gz",
         body=gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0),
         partition=partition,
-        indices=tuple(i for i, _ in lines),
+        indices=tuple(indices),
         line_count=len(lines),
         content_sha256=digest,
     )
@@ -154,17 +154,16 @@ def build_audit_objects(
     prefix: str, items: Iterable[tuple[int, ChangeEvent, str]]
 ) -> list[AuditObject]:
     """Group ``(index, event, line)`` by partition (first appearance order), one object each."""
-    groups: dict[Partition, list[tuple[int, str]]] = {}
-    last_key: tuple[str, int, int, int, int] | None = None
-    last_part: Partition | None = None
+    groups: dict[tuple[str, int | float], tuple[Partition, list[int], list[str]]] = {}
     for idx, ev, line in items:
-        t = ev.event_time
-        k = (ev.table_name, t.year, t.month, t.day, t.hour)
-        if k != last_key:
-            last_key, last_part = k, Partition(*k)
-        assert last_part is not None
-        groups.setdefault(last_part, []).append((idx, line))
-    return [build_audit_object(prefix, p, lines) for p, lines in groups.items()]
+        # (table, UTC hour number): cheaper to build than the Partition, same grouping
+        k = (ev.table_name, ev.approximate_creation_time // 3600)
+        g = groups.get(k)
+        if g is None:
+            g = groups[k] = (Partition.of(ev), [], [])
+        g[1].append(idx)
+        g[2].append(line)
+    return [build_audit_object(prefix, p, idx, lines) for p, idx, lines in groups.values()]
 
 
 def read_audit_body(body: bytes) -> list[dict[str, Any]]:
