@@ -302,8 +302,9 @@ def test_shard_progress_out_of_order():
     assert not p.mark_done(["12"]) and p.checkpoint is None
     assert p.mark_done(["10"]) and p.checkpoint == "10"
     assert p.done_after == ["12"]
+    assert p.backlog == 3  # 11 and 13 open, 12 done out of order
     assert p.mark_done(["11"]) and p.checkpoint == "12" and p.done_after == []
-    assert p.in_progress == 1
+    assert p.in_progress == 1 and p.backlog == 1
 
 
 def test_shard_progress_resume_skips_done_records():

@@ -247,6 +247,11 @@ class ShardProgress:
     def in_progress(self) -> int:
         return len(self._open)
 
+    @property
+    def backlog(self) -> int:
+        """Records read beyond the checkpoint: not done, or done out of order."""
+        return len(self._open) + len(self._done_after)
+
     def already_done(self, seq: str) -> bool:
         """True for a record processed before a restart (beyond the persisted checkpoint)."""
         return int(seq) in self._done_after

@@ -403,8 +403,8 @@ class ShardRunner:
                     iterator = self._iterator(last_read)
                 settings = self.mapping.settings
                 limit = settings.batch_size * settings.parallelization_factor + 1000
-                with self.lock:
-                    room = limit - self.progress.in_progress
+                with self.lock:  # bounds memory and the checkpoint file behind a stuck record
+                    room = limit - self.progress.backlog
                 if room <= 0:
                     self._sleep(svc.poll_interval)
                     continue
