@@ -260,3 +260,26 @@ def test_handler_demo_prints_an_account(capsys) -> None:  # type: ignore[no-unty
     assert "batchItemFailures = ['102', '103', '104', '105']" in out
     assert "SettingsError" in out and "SNS_TOPIC_ARN" in out
     assert out.count("DynamoDB Activity: ") == 5
+
+
+def test_failed_record_without_sequence_number_fails_the_whole_batch() -> None:
+    """A poison record with no SequenceNumber whose quarantine write fails cannot be reported
+    as a batch item: the handler raises so that Lambda retries the whole batch."""
+    from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
+    from ddbstream.settings import Settings
+
+    proc = handler.Processor(
+        settings=Settings.from_env(
+            {"SNS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t", "S3_BUCKET_NAME": "b-1"}
+        ),
+        audit=MemoryAudit(),
+        notifier=MemoryNotifier(),
+        quarantine=MemoryQuarantine(fail=lambda q: True),
+    )
+    with pytest.raises(handler.BatchAbortedError):
+        handler.handle({"Records": [{"eventName": "INSERT"}]}, Context(), proc)
+    # with a sequence number the same failure is an ordinary batch item failure
+    rec = {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "7"}}
+    assert handler.handle({"Records": [rec]}, Context(), proc) == {
+        "batchItemFailures": [{"itemIdentifier": "7"}]
+    }
