@@ -254,3 +254,18 @@ def handler(event, context):
     assert total("Errors") == 1
     assert total("Duration", "SampleCount") == 3
     assert total("IteratorAge", "SampleCount") == 3
+
+
+def test_missing_function_is_retried_before_invocation_without_losing_records(lab):
+    lab.table()
+    lab.function(VERSIONED.format(version="v1"))
+    lab.mapping(MaximumRetryAttempts=0)  # not used: the function is never invoked
+    lab.lam.delete_function(FunctionName=lab.function_name)
+    lab.put("a")
+    rt = lab.runtime()
+    assert lab.wait_for(lambda: any(e["type"] == "error" for e in lab.events))
+    assert not rt.wait_idle(1.5)  # the record is waiting, not dropped
+    lab.function(VERSIONED.format(version="v2"))
+    assert rt.wait_idle(20)
+    assert [(c["keys"], c["version"]) for c in lab.calls()] == [(["a"], "v2")]
+    assert sum(1 for e in lab.events if e["type"] == "error") == 1  # reported once

@@ -127,6 +127,7 @@ class MappingRunner:
         self._patterns_src: str | None = None
         self._lock = threading.Lock()
         self._discover_lock = threading.Lock()
+        self._last_error: str | None = None
         self.update(cfg)
 
     # -- configuration -------------------------------------------------------------------
@@ -200,8 +201,11 @@ class MappingRunner:
         try:
             spec, env = svc.functions.worker_spec(cfg.function_arn)
         except (aws.FunctionNotAvailable, ClientError, BotoCoreError) as e:
-            svc.emit({"type": "error", "mapping": cfg.uuid, "message": str(e)})
+            if str(e) != self._last_error:  # said once, not at every retry
+                self._last_error = str(e)
+                svc.emit({"type": "error", "mapping": cfg.uuid, "message": str(e)})
             return None
+        self._last_error = None
         try:
             worker = svc.pool.acquire(spec, env)
         except RuntimeError:
