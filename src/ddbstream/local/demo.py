@@ -247,6 +247,7 @@ class Demo:
         self.run = datetime.now(UTC).strftime("%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.steps: list[Step] = []
         self.stack_timings: dict[str, float] = {}
+        self.slowest: list[tuple[str, float]] = []
         self.started_stack = False
 
     # -- setup ---------------------------------------------------------------------------------
@@ -263,6 +264,7 @@ class Demo:
             self.endpoint = state["endpoint"]
             if started:
                 self.stack_timings = dict(state.get("timings", {}))
+                self.slowest = [tuple(x) for x in state.get("slowest_resources", [])]
                 restored = state.get("restored") or []
                 step.check(
                     True,
@@ -610,20 +612,25 @@ class Demo:
             lines += [f"    {f}" for f in s.facts]
         lines.append("-" * 78)
         lines.append("Where the time went:")
-        if self.stack_timings:
-            for key, label in (
-                ("emulator", "emulator start"),
-                ("package", "lambda package"),
-                ("terraform_init", "terraform init"),
-                ("terraform_apply", "terraform apply"),
-                ("runtime", "runtime start"),
-            ):
-                if key in self.stack_timings:
-                    lines.append(f"  {label:<32} {self.stack_timings[key]:7.1f}s")
         for s in self.steps:
-            lines.append(f"  {s.title:<32} {s.seconds:7.1f}s")
+            lines.append(f"  {s.title:<40} {s.seconds:7.1f}s")
+            if s.title == "Local stack" and self.stack_timings:
+                for key, label in (
+                    ("emulator", "emulator start"),
+                    ("package", "Lambda package"),
+                    ("terraform_init", "terraform init"),
+                    ("terraform_apply", "terraform apply"),
+                    ("runtime", "runtime start"),
+                ):
+                    if key in self.stack_timings:
+                        lines.append(f"    {label:<38} {self.stack_timings[key]:7.1f}s")
+                if self.slowest:
+                    lines.append(
+                        "      slowest resources (the AWS provider's own waits): "
+                        + ", ".join(f"{r} {sec:.0f}s" for r, sec in self.slowest)
+                    )
         verdict = "within" if total <= BUDGET_SECONDS else "OVER"
-        lines.append(f"  {'total':<32} {total:7.1f}s  ({verdict} the {BUDGET_SECONDS:.0f}s budget)")
+        lines.append(f"  {'total':<40} {total:7.1f}s  ({verdict} the {BUDGET_SECONDS:.0f}s budget)")
         failed = [s.title for s in self.steps if not s.ok]
         lines.append("-" * 78)
         lines.append(

@@ -276,6 +276,16 @@ class _TerraformAdapter:
 # ---------------------------------------------------------------------------------------------
 
 
+def _seconds(took: str) -> float:
+    """Terraform's "1m5s" / "25s" / "500ms" as seconds (0 when unreadable)."""
+    import re
+
+    total = 0.0
+    for value, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", took):
+        total += float(value) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
+    return total
+
+
 class TerraformProgress:
     """Turns Terraform's output into short progress lines: each resource as it completes, with
     the elapsed time, and a heartbeat while a resource takes long."""
@@ -284,6 +294,7 @@ class TerraformProgress:
         self.say = say
         self.started = started if started is not None else time.monotonic()
         self.completed = 0
+        self.durations: dict[str, float] = {}  # resource -> seconds Terraform reported
         self.errors: list[str] = []
         self._in_error = False
         self._last_heartbeat = 0.0
@@ -305,6 +316,7 @@ class TerraformProgress:
                 }[verb]
                 if verb != "Read":
                     self.completed += 1
+                    self.durations[res] = _seconds(took)
                     self.say(
                         f"  [{elapsed:5.1f}s] {action:9} {res}" + (f" ({took})" if took else "")
                     )
@@ -425,6 +437,7 @@ class LocalStack:
     timings: dict[str, float] = field(default_factory=dict)
     restored: list[str] = field(default_factory=list)
     fresh_reason: str = ""
+    slowest: list[tuple[str, float]] = field(default_factory=list)
     _emulator: Any = None
     _runtime: Any = None
 
@@ -476,6 +489,7 @@ class LocalStack:
                 f"terraform apply failed: {exc}\n" + "\n".join(progress.errors[-20:])
             ) from exc
         self.timings["terraform_apply"] = time.monotonic() - t0
+        self.slowest = sorted(progress.durations.items(), key=lambda kv: -kv[1])[:3]
         _write_json(sd / OUTPUTS_FILE, self.outputs)
         self.say(
             f"terraform  apply done: {progress.completed} resources changed "
@@ -712,6 +726,7 @@ def _serve(stack: LocalStack, state_dir: Path, say: Say) -> int:
             port=stack._emulator.port,
             region=emulator.REGION,
             timings={**stack.timings, "total": time.monotonic() - t0},
+            slowest_resources=stack.slowest,
             restored=stack.restored,
             variables=stack.variables,
         )
