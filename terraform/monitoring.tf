@@ -106,7 +106,7 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_write_throttles" {
 
 resource "aws_cloudwatch_metric_alarm" "delivery_failures" {
   alarm_name          = "${local.alarm_name_prefix}delivery-failures"
-  alarm_description   = "The processor could not write audit objects or publish notifications (S3 / SNS errors); the affected records are reported as batch item failures and retried."
+  alarm_description   = "The processor returned records as batch item failures (an audit write, a notification or a quarantine write failed, or time ran out); they are retried and may reach the DLQ."
   namespace           = var.metrics_namespace
   metric_name         = "DeliveryFailures"
   dimensions          = { FunctionName = aws_lambda_function.processor.function_name }

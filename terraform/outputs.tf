@@ -92,3 +92,13 @@ output "alarm_names" {
     delivery_failures        = aws_cloudwatch_metric_alarm.delivery_failures.alarm_name
   }
 }
+
+output "athena_database" {
+  description = "Glue/Athena database of the audit log table (null when enable_athena_table is false)."
+  value       = one(aws_glue_catalog_database.audit[*].name)
+}
+
+output "athena_table" {
+  description = "Athena table over the audit log, as database.table (null when enable_athena_table is false)."
+  value       = var.enable_athena_table ? "${aws_glue_catalog_database.audit[0].name}.${aws_glue_catalog_table.audit_log[0].name}" : null
+}

@@ -531,7 +531,7 @@ variable "alarm_dynamodb_throttle_threshold" {
 }
 
 variable "alarm_delivery_failures_threshold" {
-  description = "Processor DeliveryFailures (audit or notification writes that failed) per period at or above which the delivery alarm fires."
+  description = "Processor DeliveryFailures (records returned in batchItemFailures for retry) per period at or above which the delivery alarm fires."
   type        = number
   default     = 1
 
@@ -539,4 +539,14 @@ variable "alarm_delivery_failures_threshold" {
     condition     = var.alarm_delivery_failures_threshold >= 1
     error_message = "alarm_delivery_failures_threshold must be at least 1."
   }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Optional: Athena
+# ---------------------------------------------------------------------------------------------
+
+variable "enable_athena_table" {
+  description = "Create a Glue database and an Athena table (partition projection) over the audit log."
+  type        = bool
+  default     = true
 }

@@ -87,13 +87,10 @@ def test_workdir_links_the_stack_and_overrides_only_the_copy(tmp_path: Path) -> 
     compact = override.replace(" ", "")
     for svc in tf.ENDPOINT_SERVICES:
         assert f'{svc}="http://127.0.0.1:4566"' in compact, svc
-    for flag in (
-        "skip_credentials_validation",
-        "skip_requesting_account_id",
-        "skip_metadata_api_check",
-        "s3_use_path_style",
-    ):
+    for flag in ("skip_credentials_validation", "skip_metadata_api_check", "s3_use_path_style"):
         assert f"{flag} = true" in " ".join(override.split())
+    # Not skipped: the emulator's STS gives the account id the provider builds ARNs from.
+    assert "skip_requesting_account_id  =" not in override
     assert 'backend "local"' in override
     assert (wd / tf.VARIABLES_FILE).read_text().strip().startswith("{")
     # terraform/ itself is untouched: same files, same bytes, no override, no state.

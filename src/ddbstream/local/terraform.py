@@ -264,8 +264,10 @@ provider "aws" {{
   access_key = {_hcl_string(access_key)}
   secret_key = {_hcl_string(secret_key)}
 
+  # The account id is asked of the emulator's STS (GetCallerIdentity), not skipped: with
+  # skip_requesting_account_id the provider builds some ARNs with an empty account (Glue's,
+  # for tags) and every later plan shows drift.
   skip_credentials_validation = true
-  skip_requesting_account_id  = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
