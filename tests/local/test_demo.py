@@ -30,12 +30,15 @@ def test_summary_marks_failed_steps_and_the_budget() -> None:
     bad = demo.Step("2. Verify processing", seconds=3.0)
     bad.check(True, "logs: 2 lines")
     bad.check(False, "audit log: 0 objects")
-    d.steps = [ok, bad]
+    up = demo.Step("Local stack", seconds=72.0)
+    up.check(True, "started")
+    d.steps = [up, ok, bad]
     d.stack_timings = {"emulator": 0.5, "terraform_apply": 70.0}
+    d.slowest = [("aws_sqs_queue.dlq", 25.0)]
     text = d.summary(200.0)
     assert "✔ 1. Insert test data" in text
     assert "✘ 2. Verify processing" in text and "✘ audit log: 0 objects" in text
-    assert "terraform apply" in text and "70.0s" in text
+    assert "terraform apply" in text and "70.0s" in text and "aws_sqs_queue.dlq 25s" in text
     assert "OVER the 180s budget" in text
     assert "failed: 2. Verify processing" in text
     assert "within the 180s budget" in d.summary(100.0)
