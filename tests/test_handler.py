@@ -283,3 +283,17 @@ def test_failed_record_without_sequence_number_fails_the_whole_batch() -> None:
     assert handler.handle({"Records": [rec]}, Context(), proc) == {
         "batchItemFailures": [{"itemIdentifier": "7"}]
     }
+
+
+def test_log_level_warning_drops_the_processing_lines(stack: Stack, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from ddbstream.log import logger
+
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    handler.reset()
+    try:
+        assert invoke(batch()) == {"batchItemFailures": []}
+    finally:
+        logger.set_level("INFO")
+    out = capsys.readouterr().out
+    assert "Processing" not in out
+    assert '"Changes":4' in out  # the metrics are still emitted

@@ -138,19 +138,17 @@ def handle(event: dict[str, Any], context: Any, proc: Processor) -> dict[str, An
         first_sequence_number=_seq(first),
         last_sequence_number=_seq(records[-1]) if records else None,
     )
-    per_change = logger.enabled("INFO")
 
     def on_change(i: int, ev: Any) -> None:
-        if per_change:
-            logger.info(
-                "Processing change",
-                event_id=ev.event_id,
-                event_name=ev.event_name,
-                table=ev.table_name,
-                keys=ev.keys,
-                sequence_number=ev.sequence_number,
-                ttl_expiry=ev.ttl_expiry,
-            )
+        logger.info(
+            "Processing change",
+            event_id=ev.event_id,
+            event_name=ev.event_name,
+            table=ev.table_name,
+            keys=ev.keys,
+            sequence_number=ev.sequence_number,
+            ttl_expiry=ev.ttl_expiry,
+        )
 
     result = process_batch(
         records,
@@ -159,7 +157,7 @@ def handle(event: dict[str, Any], context: Any, proc: Processor) -> dict[str, An
         notifier=proc.notifier,
         quarantine=proc.quarantine,
         should_stop=_deadline(context, s.time_safety_margin_ms),
-        on_change=on_change,
+        on_change=on_change if logger.enabled("INFO") else None,
     )
     failures = result.failures
     _report(result, failures, s, started)
