@@ -6,7 +6,7 @@
 
 locals {
   glue_database_name = "${replace(local.name_prefix, "-", "_")}_audit"
-  audit_location     = "s3://${aws_s3_bucket.audit.id}/${var.audit_prefix}"
+  audit_location     = "s3://${aws_s3_bucket.audit.bucket}/${var.audit_prefix}"
 }
 
 resource "aws_glue_catalog_database" "audit" {

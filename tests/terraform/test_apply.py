@@ -153,6 +153,8 @@ def _check_outputs(out: dict[str, Any]) -> None:
     assert out["s3_bucket_name"] == f"{PREFIX}-audit-123456789012-us-east-1"
     assert out["sns_topic_arn"].startswith("arn:aws:sns:us-east-1:")
     assert "/stream/" in out["dynamodb_stream_arn"]
+    assert out["athena_database"] == PREFIX.replace("-", "_") + "_audit"
+    assert out["athena_table"] == out["athena_database"] + ".audit_log"
 
 
 def _check_deployed(out: dict[str, Any], aws_client: Callable[[str], Any]) -> None:

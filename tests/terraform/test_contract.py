@@ -374,3 +374,22 @@ def test_readme_inputs_table_matches_the_variables(default_plan: dict[str, Any])
 def test_readme_outputs_table_matches_the_outputs(default_plan: dict[str, Any]) -> None:
     outputs = default_plan["configuration"]["root_module"]["outputs"]
     assert set(_readme_rows("Outputs")) == set(outputs)
+
+
+def test_athena_table_projects_the_processors_key_layout(default_plan: dict[str, Any]) -> None:
+    values = resources(default_plan)["aws_glue_catalog_table.audit_log[0]"]["values"]
+    params = values["parameters"]
+    assert params["projection.enabled"] == "true"
+    template = params["storage.location.template"]
+    assert template.endswith(
+        "/audit-logs/table=${source_table}/year=${year}/month=${month}/day=${day}/hour=${hour}/"
+    )
+    assert [k["name"] for k in values["partition_keys"]] == [
+        "source_table",
+        "year",
+        "month",
+        "day",
+        "hour",
+    ]
+    columns = {c["name"] for c in values["storage_descriptor"][0]["columns"]}
+    assert {"event_id", "event_name", "keys", "new_image", "old_image", "event_time"} <= columns
