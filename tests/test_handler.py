@@ -57,10 +57,16 @@ class Context:
     aws_request_id = "test-request"
     function_name = "ddbstream-test"
 
-    def __init__(self, remaining_ms: int = 60_000) -> None:
+    def __init__(self, remaining_ms: int = 60_000, then_ms: int | None = None) -> None:
+        """``remaining_ms`` at the start; ``then_ms`` on every later call, if given."""
         self.remaining_ms = remaining_ms
+        self.then_ms = then_ms
+        self.calls = 0
 
     def get_remaining_time_in_millis(self) -> int:
+        self.calls += 1
+        if self.then_ms is not None and self.calls > 1:
+            return self.then_ms
         return self.remaining_ms
 
 
@@ -223,11 +229,19 @@ def test_poison_records_are_quarantined_and_do_not_block(stack: Stack) -> None:
 
 
 def test_low_remaining_time_reports_the_batch_without_touching_aws(stack: Stack) -> None:
-    resp = invoke(batch(), Context(remaining_ms=1000))  # below the 3000 ms default margin
+    # 60 s at the start, then 1 s (below the 3000 ms default margin) when the pipeline asks
+    resp = invoke(batch(), Context(remaining_ms=60_000, then_ms=1000))
     assert [f["itemIdentifier"] for f in resp["batchItemFailures"]] == [
         seq(i) for i in (1, 2, 3, 4)
     ]
     assert stack.objects() == []
+
+
+def test_margin_is_capped_for_a_short_timeout(stack: Stack, capsys) -> None:  # type: ignore[no-untyped-def]
+    # A 2 s invocation with the default 3000 ms margin still processes its batch.
+    assert invoke(batch(), Context(remaining_ms=2000)) == {"batchItemFailures": []}
+    assert len(stack.objects("audit-logs/")) == 1
+    assert "TIME_SAFETY_MARGIN_MS is more than half" in capsys.readouterr().out
 
 
 def test_seed_error_test_invalid_topic_arn_fails_the_batch(

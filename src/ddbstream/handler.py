@@ -106,10 +106,23 @@ def reset() -> None:
 
 
 def _deadline(context: Any, margin_ms: int) -> Callable[[], bool]:
+    """``should_stop`` for the pipeline: true once less than the margin is left.
+
+    The margin is capped at half the time the invocation starts with: a function whose timeout
+    is shorter than twice the margin would otherwise report every batch as failed, forever."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         return lambda: False
-    return lambda: bool(remaining() < margin_ms)
+    at_start = int(remaining())
+    effective = min(margin_ms, at_start // 2)
+    if effective < margin_ms:
+        logger.warning(
+            "TIME_SAFETY_MARGIN_MS is more than half the invocation's time: using half",
+            configured_ms=margin_ms,
+            effective_ms=effective,
+            remaining_at_start_ms=at_start,
+        )
+    return lambda: bool(remaining() < effective)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
