@@ -474,7 +474,10 @@ class LocalStack:
         self.variables.setdefault("lambda_package_path", str(zip_path))
         tf = _TerraformAdapter(sd / TERRAFORM_DIR, self.endpoint)
         t0 = time.monotonic()
-        tf.init(self.variables, on_line=lambda line: None)
+        try:
+            tf.init(self.variables, on_line=lambda line: None)
+        except Exception as exc:  # the driver's TerraformError carries Terraform's own message
+            raise StackError(f"terraform init failed: {exc}") from exc
         self.timings["terraform_init"] = time.monotonic() - t0
         shown = ", ".join(
             f"{k}={json.dumps(v)}" for k, v in self.variables.items() if k != "lambda_package_path"
@@ -698,26 +701,65 @@ def start_detached(
     return state, True
 
 
+def _children() -> list[int]:
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+            found.append(int(entry.name))
+    return found
+
+
+def _end_children(grace: float = 5.0) -> None:
+    """Stop this process's child processes (a terraform run), politely then firmly."""
+    kids = _children()
+    for pid in kids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while kids and time.monotonic() < deadline:
+        kids = [p for p in kids if pid_alive(p)]
+        time.sleep(0.1)
+    for pid in kids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _serve(stack: LocalStack, state_dir: Path, say: Say) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
+        if state["status"] == "starting":  # abandon the start: nothing is saved
+            raise KeyboardInterrupt
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     state: dict[str, Any] = {
         "pid": os.getpid(),
         "status": "starting",
         "started_at": time.time(),
         "state_dir": str(state_dir),
     }
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     _write_json(state_dir / STATE_FILE, state)
     t0 = time.monotonic()
     try:
         try:
             stack.start()
-        except BaseException:
+        except BaseException as exc:
+            _end_children()  # a terraform apply that was under way
             stack.stop(save=False)
+            if isinstance(exc, KeyboardInterrupt):
+                say(
+                    "interrupted while starting: stopped, nothing saved "
+                    "(the next `up` starts afresh)"
+                )
+                return 130
             raise
         (state_dir / "last-port").write_text(json.dumps(stack._emulator.port))
         state.update(
@@ -794,7 +836,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def stop_stack(state_dir: Path, timeout: float = 60.0, say: Say = print) -> bool:
+def stop_stack(state_dir: Path, timeout: float = 150.0, say: Say = print) -> bool:
     """Signal the stack serving from ``state_dir`` and wait for it to exit. False: none ran."""
     state = read_state(state_dir)
     if not state or not pid_alive(int(state.get("pid", 0))):
@@ -814,14 +856,20 @@ def stop_stack(state_dir: Path, timeout: float = 60.0, say: Say = print) -> bool
 def cmd_down(args: argparse.Namespace) -> int:
     try:
         state_dir = state_dir_of(args.state_dir)
-        state = read_state(state_dir)
+        state = read_state(state_dir) or {}
         if not stop_stack(state_dir):
             print(f"No local stack is running for {state_dir}.")
             return 0
-        print(
-            f"Stopped the local stack (pid {state['pid'] if state else '?'}); its state is "
-            f"saved in {state_dir} for the next `ddbstream up`."
-        )
+        if state.get("status") == "starting":
+            print(
+                f"Stopped the local stack (pid {state.get('pid')}) while it was starting; "
+                "nothing was saved, the next `ddbstream up` starts afresh."
+            )
+        else:
+            print(
+                f"Stopped the local stack (pid {state.get('pid')}); its state is saved in "
+                f"{state_dir} for the next `ddbstream up`."
+            )
         return 0
     except StackError as exc:
         print(f"ddbstream down: {exc}", file=sys.stderr)
