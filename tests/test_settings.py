@@ -24,6 +24,7 @@ def test_only_the_two_seed_variables_are_needed():
     assert s.time_safety_margin_ms == 3000
     assert s.function_name == "ddbstream"
     assert s.fifo_topic is False
+    assert s.publish_concurrency == 4
 
 
 def test_every_variable_is_read():
@@ -39,6 +40,7 @@ def test_every_variable_is_read():
             "TIME_SAFETY_MARGIN_MS": "500",
             "AWS_LAMBDA_FUNCTION_NAME": "stream-processor",
             "AUDIT_KMS_KEY_ID": "alias/audit",
+            "SNS_PUBLISH_CONCURRENCY": "1",
         }
     )
     assert s.audit_prefix == "audit/"  # trailing slash added
@@ -50,6 +52,7 @@ def test_every_variable_is_read():
     assert s.time_safety_margin_ms == 500
     assert s.function_name == "stream-processor"
     assert s.audit_kms_key_id == "alias/audit"
+    assert s.publish_concurrency == 1
 
 
 def test_settings_are_frozen():
@@ -91,6 +94,8 @@ def test_seed_error_test_value_is_rejected_naming_the_variable():
         ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "'LOUD' is not one of"),
         ({**BASE, "TIME_SAFETY_MARGIN_MS": "3s"}, "TIME_SAFETY_MARGIN_MS", "'3s'"),
         ({**BASE, "TIME_SAFETY_MARGIN_MS": "-1"}, "TIME_SAFETY_MARGIN_MS", ">= 0"),
+        ({**BASE, "SNS_PUBLISH_CONCURRENCY": "11"}, "SNS_PUBLISH_CONCURRENCY", "1 to 10"),
+        ({**BASE, "SNS_PUBLISH_CONCURRENCY": "x"}, "SNS_PUBLISH_CONCURRENCY", "1 to 10"),
     ],
 )
 def test_each_error_names_its_variable(env, variable, fragment):  # type: ignore[no-untyped-def]

@@ -53,6 +53,7 @@ class Processor:
             rules=s.rules,
             notification_attributes=s.notification_attributes,
             fifo_topic=s.fifo_topic,
+            publish_concurrency=s.publish_concurrency,
         )
 
     @classmethod

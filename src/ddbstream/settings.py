@@ -34,6 +34,7 @@ DEFAULTS = {
     "METRICS_NAMESPACE": "DDBStream",
     "LOG_LEVEL": "INFO",
     "TIME_SAFETY_MARGIN_MS": "3000",
+    "SNS_PUBLISH_CONCURRENCY": "4",
 }
 
 
@@ -59,6 +60,7 @@ class Settings:
     time_safety_margin_ms: int = 3000
     function_name: str = "ddbstream"
     audit_kms_key_id: str | None = field(default=None)
+    publish_concurrency: int = 4
 
     @property
     def fifo_topic(self) -> bool:
@@ -173,6 +175,17 @@ class Settings:
                 )
             )
 
+        conc_text = get("SNS_PUBLISH_CONCURRENCY", DEFAULTS["SNS_PUBLISH_CONCURRENCY"])
+        concurrency = 4
+        try:
+            concurrency = int(conc_text)
+            if not 1 <= concurrency <= 10:
+                raise ValueError
+        except ValueError:
+            problems.append(
+                ("SNS_PUBLISH_CONCURRENCY", f"{conc_text!r} is not a whole number from 1 to 10")
+            )
+
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -187,4 +200,5 @@ class Settings:
             time_safety_margin_ms=margin,
             function_name=get("AWS_LAMBDA_FUNCTION_NAME") or "ddbstream",
             audit_kms_key_id=get("AUDIT_KMS_KEY_ID") or None,
+            publish_concurrency=concurrency,
         )

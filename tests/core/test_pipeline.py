@@ -144,3 +144,29 @@ def test_on_change_is_called_per_decoded_change_in_order():
 def test_empty_batch():
     result, audit, notifier, _ = run([])
     assert result.failures == [] and audit.calls == 0 and notifier.calls == 0
+
+
+def test_concurrent_publishing_sends_every_notification_once():
+    recs = [good(i) for i in range(95)]
+    result, _, notifier, _ = run(recs, PipelineConfig(publish_concurrency=4))
+    assert result.failures == []
+    assert sorted(n.index for n in notifier.sent) == list(range(95))
+    assert notifier.calls == 10
+
+
+def test_concurrent_publishing_stops_after_the_wave_with_a_failure():
+    recs = [good(i) for i in range(95)]
+    notifier = MemoryNotifier(fail_entry=lambda n: n.index == 25)
+    result, _, notifier, _ = run(recs, PipelineConfig(publish_concurrency=4), notifier=notifier)
+    assert result.failures == [seq(i) for i in range(25, 95)]
+    assert notifier.calls == 4  # the first wave (chunks 0-3), nothing after it
+    assert all(o.status == "delivered" for o in result.outcomes[:25])
+
+
+def test_fifo_topic_publishes_one_call_at_a_time_in_order():
+    recs = [good(i) for i in range(30)]
+    notifier = MemoryNotifier(fail_entry=lambda n: n.index == 12)
+    cfg = PipelineConfig(publish_concurrency=4, fifo_topic=True)
+    result, _, notifier, _ = run(recs, cfg, notifier=notifier)
+    assert notifier.calls == 2
+    assert result.failures == [seq(i) for i in range(12, 30)]

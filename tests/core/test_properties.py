@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ddbstream.core.audit import event_to_dict, event_to_line, read_audit_body
@@ -196,8 +196,10 @@ def test_malformed_records_never_crash_or_cost_a_good_record(data: Any) -> None:
     assert result.records_quarantined == is_good.count(False)
 
 
-@given(batch(), st.data())
-def test_failures_are_a_suffix_and_everything_before_it_was_delivered(data: Any, draw: Any) -> None:
+@given(batch(), st.data(), st.sampled_from([1, 3]))
+def test_failures_are_a_suffix_and_everything_before_it_was_delivered(
+    data: Any, draw: Any, concurrency: int
+) -> None:
     records, _ = data
     fail_hours = draw.draw(st.sets(st.sampled_from(["hour=08", "hour=09", "hour=10", "hour=11"])))
     fail_notes = draw.draw(st.sets(st.integers(min_value=0, max_value=30), max_size=3))
@@ -206,7 +208,11 @@ def test_failures_are_a_suffix_and_everything_before_it_was_delivered(data: Any,
     notifier = MemoryNotifier(fail_entry=lambda n: n.index in fail_notes)
     quarantine = MemoryQuarantine(fail=lambda q: fail_quarantine)
     result = process_batch(
-        records, config=PipelineConfig(), audit=audit, notifier=notifier, quarantine=quarantine
+        records,
+        config=PipelineConfig(publish_concurrency=concurrency),
+        audit=audit,
+        notifier=notifier,
+        quarantine=quarantine,
     )
     first = result.first_failure
     cut = len(records) if first is None else first
@@ -230,6 +236,7 @@ def test_failures_are_a_suffix_and_everything_before_it_was_delivered(data: Any,
     ]
 
 
+@settings(max_examples=60)  # two recursive items per example: the slowest strategy here
 @given(item, item, st.booleans())
 def test_modify_diff_matches_a_diff_of_the_decoded_images(
     old_wire: dict[str, Any], new_wire: dict[str, Any], share: bool
@@ -254,6 +261,7 @@ def test_short_decimals_are_written_exactly(digits: int, exp: int) -> None:
     assert back["n"] == d and back["l"] == [d]
 
 
+@settings(max_examples=60)
 @given(
     item,
     item,

@@ -6,6 +6,7 @@ pipeline without AWS.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -54,16 +55,19 @@ class MemoryNotifier:
     fail_entry: Callable[[Notification], bool] = lambda n: False
     fail_call: Callable[[Sequence[Notification]], bool] = lambda batch: False
 
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
     def publish(self, batch: Sequence[Notification]) -> list[int]:
         if len(batch) > MAX_BATCH_ENTRIES:
             raise ValueError("more than 10 entries in one PublishBatch")
-        self.calls += 1
-        if self.fail_call(batch):
-            raise SinkError("injected publish failure")
-        failed = []
-        for n in batch:
-            if self.fail_entry(n):
-                failed.append(n.index)
-            else:
-                self.sent.append(n)
-        return failed
+        with self._lock:  # the pipeline may publish from several threads
+            self.calls += 1
+            if self.fail_call(batch):
+                raise SinkError("injected publish failure")
+            failed = []
+            for n in batch:
+                if self.fail_entry(n):
+                    failed.append(n.index)
+                else:
+                    self.sent.append(n)
+            return failed

@@ -14,7 +14,8 @@ Order of work and failure policy:
    A failed write makes every record in that object a failure.
 3. Publish notifications for matching changes *before* the first failure so far (changes after
    it will be delivered again by the retry, so publishing them now would only duplicate), in
-   PublishBatch chunks, stopping at the first chunk with a failure.
+   PublishBatch chunks of up to 10, ``publish_concurrency`` calls at a time (one at a time for a
+   FIFO topic, whose order matters), stopping after the first wave with a failure.
 4. ``failures``: the sequence numbers of every record from the first one whose effects were not
    all delivered, in stream order. Lambda checkpoints before the lowest and retries from there.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,6 +60,9 @@ class PipelineConfig:
     rules: RuleSet = DEFAULT_RULES
     notification_attributes: tuple[str, ...] = ("ActivityType", "UserId")
     fifo_topic: bool = False
+    # PublishBatch calls in flight at once (1: one after the other). Calls go out in waves of
+    # this many; a failure stops publishing after its wave.
+    publish_concurrency: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,14 @@ def _raw_sequence_number(record: Any) -> str | None:
     except (KeyError, TypeError, IndexError):
         return None
     return seq if isinstance(seq, str) and seq else None
+
+
+def _publish(notifier: NotificationSink, chunk: list[Notification]) -> tuple[set[int], str, str]:
+    """One PublishBatch call: (indices that failed, why, error text for the log)."""
+    try:
+        return set(notifier.publish(chunk)), "notification failed", ""
+    except Exception as exc:
+        return {m.index for m in chunk}, f"notification failed: {exc}", f"publish: {exc}"
 
 
 def build_quarantine_object(prefix: str, index: int, record: Any, error: str) -> QuarantineObject:
@@ -242,27 +255,39 @@ def process_batch(
             )
     result.notifications = pending
     chunks = list(chunk_notifications(pending))
-    for c, chunk in enumerate(chunks):
-        if should_stop():
-            result.stopped_early = True
-            for rest in chunks[c:]:
-                for m in rest:
-                    fail(m.index, "not attempted: invocation running out of time")
-            break
-        try:
-            failed = set(notifier.publish(chunk))
-        except Exception as exc:
-            result.errors.append(f"publish: {exc}")
-            failed = {m.index for m in chunk}
-            why = f"notification failed: {exc}"
-        else:
-            why = "notification failed"
-        result.notifications_sent += sum(1 for m in chunk if m.index not in failed)
-        if failed:
-            for m in chunk:
-                if m.index in failed:
-                    fail(m.index, why)
-            break  # later changes will be retried from the first failure: don't duplicate
+    width = 1 if config.fifo_topic else max(1, config.publish_concurrency)
+    pool = (
+        ThreadPoolExecutor(max_workers=min(width, len(chunks)))
+        if width > 1 and len(chunks) > 1
+        else None
+    )
+    try:
+        for start in range(0, len(chunks), width):
+            if should_stop():
+                result.stopped_early = True
+                for rest in chunks[start:]:
+                    for m in rest:
+                        fail(m.index, "not attempted: invocation running out of time")
+                break
+            wave = chunks[start : start + width]
+            if pool is None:
+                outcomes = [_publish(notifier, chunk) for chunk in wave]
+            else:
+                outcomes = list(pool.map(lambda c: _publish(notifier, c), wave))
+            stop = False
+            for chunk, (failed, why, error) in zip(wave, outcomes, strict=True):
+                if error:
+                    result.errors.append(error)
+                result.notifications_sent += sum(1 for m in chunk if m.index not in failed)
+                for m in chunk:
+                    if m.index in failed:
+                        fail(m.index, why)
+                stop = stop or bool(failed)
+            if stop:
+                break  # later changes will be retried from the first failure: don't duplicate
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     # 4. outcomes: everything from the first failure on is retried; the rest is delivered
     first = next((i for i in range(n) if status[i] == "failed"), None)
