@@ -140,18 +140,18 @@ def _is_mirror(root: Path) -> bool:
 
 
 def _search(root: Path, depth: int) -> Path | None:
-    if _is_mirror(root):
-        return root
-    if depth == 0:
-        return None
-    try:
-        children = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
-    except OSError:
-        return None
-    for child in children:
-        found = _search(child, depth - 1)
-        if found is not None:
-            return found
+    """Breadth first, so a mirror near the top is found before big unrelated trees are read."""
+    level = [root]
+    for _ in range(depth + 1):
+        below: list[Path] = []
+        for d in level:
+            if _is_mirror(d):
+                return d
+            try:
+                below.extend(sorted(p for p in d.iterdir() if p.is_dir() and not p.is_symlink()))
+            except OSError:
+                continue
+        level = below
     return None
 
 
