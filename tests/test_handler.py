@@ -311,3 +311,23 @@ def test_log_level_warning_drops_the_processing_lines(stack: Stack, monkeypatch,
     out = capsys.readouterr().out
     assert "Processing" not in out
     assert '"Changes":4' in out  # the metrics are still emitted
+
+
+def test_a_larger_batch_publishes_every_notification_once(stack: Stack) -> None:
+    # 25 changes: 3 PublishBatch calls, sent concurrently (SNS_PUBLISH_CONCURRENCY default 4)
+    records = [
+        stream_record(
+            "INSERT",
+            {"UserId": f"u{i:02d}", "ActivityId": "a"},
+            {"UserId": f"u{i:02d}", "ActivityId": "a", "ActivityType": "VIEW"},
+            seq=i + 1,
+            ts=T0 + i,
+        )
+        for i in range(25)
+    ]
+    assert invoke(records) == {"batchItemFailures": []}
+    envelopes = stack.notifications(25)
+    users = sorted(e["MessageAttributes"]["UserId"]["Value"] for e in envelopes)
+    assert users == [f"u{i:02d}" for i in range(25)]
+    (key,) = stack.objects("audit-logs/")
+    assert len(stack.audit_rows(key)) == 25
