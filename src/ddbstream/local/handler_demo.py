@@ -159,8 +159,10 @@ def _walkthrough(endpoint: str, started: float) -> int:
         "QueueArn"
     ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
-    print(f"moto server at {endpoint}: bucket {bucket}, topic {topic.split(':')[-1]}, ")
-    print("an SQS queue subscribed to the topic (raw delivery off). Environment of the function:")
+    print(f"moto server at {endpoint}")
+    print(f"  bucket {bucket}, topic {topic.split(':')[-1]},")
+    print("  and an SQS queue subscribed to the topic (raw delivery off)")
+    print("Environment of the function:")
     print(f"  SNS_TOPIC_ARN={topic}\n  S3_BUCKET_NAME={bucket}  (everything else: defaults)")
 
     records = sample_batch()
