@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 CONTEXT_AND_ENV = """
 import json
@@ -269,3 +270,17 @@ def test_missing_function_is_retried_before_invocation_without_losing_records(la
     assert rt.wait_idle(20)
     assert [(c["keys"], c["version"]) for c in lab.calls()] == [(["a"], "v2")]
     assert sum(1 for e in lab.events if e["type"] == "error") == 1  # reported once
+
+
+def test_idle_workers_are_retired(lab):
+    lab.table()
+    lab.function(VERSIONED.format(version="v1"))
+    lab.mapping()
+    rt = lab.runtime(worker_idle_timeout=0.3)
+    lab.put("a")
+    assert rt.wait_idle(20)
+    time.sleep(1.0)  # idle longer than the timeout: the worker is stopped
+    lab.put("b")
+    assert rt.wait_idle(20)
+    first, second = lab.calls()
+    assert first["pid"] != second["pid"] and rt.workers_started == 2

@@ -38,7 +38,8 @@ class Runtime:
     the mappings (as ListEventSourceMappings returns them) for which it returns True.
     ``credentials`` (access key id, secret) are used for the emulator and handed to the function
     as its execution role's; the default dummy pair means moto's default account, an IAM access
-    key of another account makes moto answer for that account.
+    key of another account makes moto answer for that account. A warm worker left idle for
+    ``worker_idle_timeout`` seconds is stopped (the next invocation is a cold start).
     """
 
     def __init__(
@@ -54,11 +55,13 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         select: Callable[[dict[str, Any]], bool] | None = None,
         credentials: tuple[str, str] | None = None,
+        worker_idle_timeout: float = 300.0,
     ) -> None:
         self.endpoint = endpoint
         self.region = region
         self.state_dir = Path(state_dir)
         self.refresh_interval = refresh_interval
+        self.worker_idle_timeout = worker_idle_timeout
         self._select = select
         clients = aws.make_session_clients(endpoint, region, credentials)
         self.services = Services(
@@ -219,5 +222,6 @@ class Runtime:
         while not self._stop.wait(self.refresh_interval):
             try:
                 self.refresh()
+                self.services.pool.reap(self.worker_idle_timeout)
             except Exception:
                 log.exception("refreshing event source mappings failed")

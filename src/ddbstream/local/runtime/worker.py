@@ -86,6 +86,7 @@ class Worker:
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._killed_by_runtime = False
         self._ready = False
+        self.last_used = time.monotonic()
         self.init_ms: float | None = None
         self._init_reported = False
         r, w = os.pipe()
@@ -304,12 +305,27 @@ class WorkerPool:
         return chosen
 
     def release(self, worker: Worker) -> None:
+        worker.last_used = time.monotonic()
         with self._lock:
             self._busy.discard(worker)
             if worker.alive and not self._closed:
                 self._idle.setdefault(worker.spec.function_arn, []).append(worker)
                 return
         worker.kill()
+
+    def reap(self, max_idle_s: float) -> int:
+        """Stop workers idle for longer than ``max_idle_s`` (Lambda, too, retires idle
+        execution environments); returns how many were stopped."""
+        now = time.monotonic()
+        old: list[Worker] = []
+        with self._lock:
+            for arn, workers in list(self._idle.items()):
+                keep = [w for w in workers if now - w.last_used <= max_idle_s]
+                old.extend(w for w in workers if now - w.last_used > max_idle_s)
+                self._idle[arn] = keep
+        for w in old:
+            w.kill()
+        return len(old)
 
     def close(self) -> None:
         with self._lock:
