@@ -262,3 +262,20 @@ def test_latest_is_resolved_once_then_the_checkpoint_rules(lab):
     rt2 = lab.runtime()
     assert rt2.wait_idle(15)
     assert lab.delivered() == ["a", "while-down"]
+
+
+def test_invalid_filter_criteria_pause_the_mapping_without_losing_records(lab):
+    # Lambda refuses such filter criteria; moto stores them. The runtime reads nothing (and
+    # checkpoints nothing) until they are fixed.
+    lab.table()
+    lab.function(RECORDING)
+    bad = {"Filters": [{"Pattern": json.dumps({"eventName": [{"bogus-operator": 1}]})}]}
+    uuid = lab.mapping(FilterCriteria=bad)
+    lab.put("a")
+    rt = lab.runtime()
+    assert lab.wait_for(lambda: any(e["type"] == "error" for e in lab.events))
+    assert not rt.wait_idle(1.0) and lab.calls() == []
+    good = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}
+    lab.lam.update_event_source_mapping(UUID=uuid, FilterCriteria=good)
+    assert rt.wait_idle(20)
+    assert lab.delivered() == ["a"]

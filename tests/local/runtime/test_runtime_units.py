@@ -101,6 +101,22 @@ def test_filter_criteria_parsing():
         parse_patterns({"Filters": [{"Pattern": "{not json"}]})
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        {"a": [{"numeric": [">"]}]},
+        {"a": [{"numeric": ["~", 1]}]},
+        {"a": [{"no-such-operator": 1}]},
+        {"a": []},
+        {"a": "x"},
+        {"$or": [{"a": ["x"]}]},
+    ],
+)
+def test_invalid_filter_patterns_are_refused(pattern):
+    with pytest.raises(FilterPatternError):
+        parse_patterns({"Filters": [{"Pattern": json.dumps(pattern)}]})
+
+
 # -- event format ------------------------------------------------------------------------
 def test_lambda_record_format():
     raw = {

@@ -47,8 +47,50 @@ def parse_patterns(filter_criteria: Mapping[str, Any] | None) -> list[dict[str, 
             raise FilterPatternError(f"filter pattern is not valid JSON: {raw!r}") from e
         if not isinstance(pattern, dict):
             raise FilterPatternError(f"filter pattern must be a JSON object: {raw!r}")
+        validate(pattern)
         patterns.append(pattern)
     return patterns
+
+
+_OPERATORS = {
+    "prefix",
+    "suffix",
+    "equals-ignore-case",
+    "wildcard",
+    "numeric",
+    "anything-but",
+    "exists",
+}
+
+
+def validate(pattern: Mapping[str, Any]) -> None:
+    """Raise :class:`FilterPatternError` for a pattern Lambda would refuse."""
+    for key, sub in pattern.items():
+        if key == "$or":
+            if not isinstance(sub, list) or len(sub) < 2:
+                raise FilterPatternError('"$or" takes a list of at least two patterns')
+            for p in sub:
+                if not isinstance(p, dict):
+                    raise FilterPatternError('"$or" takes a list of patterns (objects)')
+                validate(p)
+        elif isinstance(sub, dict):
+            validate(sub)
+        elif isinstance(sub, list):
+            if not sub:
+                raise FilterPatternError(f"empty rule list for {key!r}")
+            for rule in sub:
+                if isinstance(rule, dict):
+                    if len(rule) != 1 or next(iter(rule)) not in _OPERATORS:
+                        raise FilterPatternError(f"unsupported rule for {key!r}: {rule!r}")
+                    ((op, arg),) = rule.items()
+                    if op == "numeric":
+                        _numeric(arg, 0)
+                    if op == "anything-but" and isinstance(arg, dict):
+                        _anything_but(arg, None)
+                elif isinstance(rule, list):
+                    raise FilterPatternError(f"nested lists are not rules: {key!r}")
+        else:
+            raise FilterPatternError(f"pattern value for {key!r} must be an object or an array")
 
 
 def matches_any(patterns: Iterable[Mapping[str, Any]], record: Mapping[str, Any]) -> bool:

@@ -128,6 +128,7 @@ class MappingRunner:
         self._lock = threading.Lock()
         self._discover_lock = threading.Lock()
         self._last_error: str | None = None
+        self.filter_error: str | None = None
         self.update(cfg)
 
     # -- configuration -------------------------------------------------------------------
@@ -135,12 +136,17 @@ class MappingRunner:
         with self._lock:
             self.cfg = cfg
             if cfg.filter_criteria != self._patterns_src:
+                self._patterns_src = cfg.filter_criteria
                 try:
                     self._patterns = parse_patterns(json.loads(cfg.filter_criteria))
+                    self.filter_error = None
                 except FilterPatternError as e:
-                    log.warning("mapping %s: %s; no record matches", cfg.uuid, e)
-                    self._patterns = [{"\u0000never": [{"exists": True}]}]
-                self._patterns_src = cfg.filter_criteria
+                    # Lambda refuses such a mapping; here it is paused (nothing read, nothing
+                    # checkpointed) until its filter criteria are fixed.
+                    self.filter_error = f"invalid FilterCriteria, mapping paused: {e}"
+                    self.services.emit(
+                        {"type": "error", "mapping": cfg.uuid, "message": self.filter_error}
+                    )
         for shard in list(self.shards.values()):
             shard.wake()
 
@@ -405,6 +411,9 @@ class ShardRunner:
                     with self.lock:
                         last_read = last_read or self.progress.checkpoint
                     iterator = self._iterator(last_read)
+                if self.mapping.filter_error:
+                    self._sleep(svc.poll_interval)
+                    continue
                 settings = self.mapping.settings
                 limit = settings.batch_size * settings.parallelization_factor + 1000
                 with self.lock:  # bounds memory and the checkpoint file behind a stuck record
