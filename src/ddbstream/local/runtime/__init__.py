@@ -58,6 +58,8 @@ the ones running, ``stats()`` counts per mapping (``invoke``, ``errors``, ``reco
 Differences from Lambda that remain: moto keeps one shard per stream and never trims it (no
 24-hour retention, no resharding); retries follow at once (``retry_delay``) rather than with
 Lambda's backoff; ``IteratorAge`` uses the record's creation time rounded down to the second.
+moto accepts settings Lambda refuses: invalid ``FilterCriteria`` pause the mapping here (an
+``error`` event; nothing is read or checkpointed until they are fixed).
 """
 
 from .runtime import Runtime
