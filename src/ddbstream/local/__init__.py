@@ -1,1 +1,1 @@
-"""The local stack: an embedded AWS emulator, Terraform applied to it, and a local Lambda runtime."""
+"""The local stack: an embedded AWS emulator, Terraform applied to it, a local Lambda runtime."""
