@@ -3,8 +3,15 @@
 Each block below is the seed's, word for word, with ``terraform output`` replaced by
 ``ddbstream output`` (checked against the seed itself when it is readable). They run in bash
 after ``eval "$(ddbstream env)"``, with the project's AWS CLI (awscli v1 from the dev extra).
-One departure: where the seed waits with ``sleep 30`` before looking at the DLQ, the test runs
-the seed's ``receive-message`` until the failed batch's record is there (at most 90 s).
+Two departures, both checked here:
+
+- the seed's ``update-function-configuration --environment Variables='{"K":"V",...}'`` is not
+  valid AWS CLI syntax: the CLI's shorthand parser rejects it (``Error parsing parameter
+  '--environment': Expected: '=', received: '"'``), with awscli v1 as with v2, against AWS as
+  against the emulator. The test shows that, then runs the same command with the argument in
+  the CLI's JSON form, ``--environment '{"Variables":{"K":"V",...}}'`` (:func:`fix_environment`);
+- where the seed waits with ``sleep 30`` before looking at the DLQ, the test runs the seed's
+  ``receive-message`` until the failed batch's record is there (at most 90 s).
 """
 
 from __future__ import annotations
@@ -96,6 +103,19 @@ SEED_BLOCKS = [
 ]
 
 
+def fix_environment(commands: str) -> str:
+    """The seed's ``--environment Variables='{...}'`` in the AWS CLI's JSON form."""
+    fixed = []
+    for line in commands.splitlines(keepends=True):
+        if "--environment Variables='{" in line:
+            line = line.replace("--environment Variables='{", '--environment \'{"Variables":{')
+            line = line.rstrip("\n")
+            assert line.endswith("}'"), line
+            line = line[:-2] + "}}'\n"
+        fixed.append(line)
+    return "".join(fixed)
+
+
 def _seed_readme() -> Path | None:
     root = Path(__file__).resolve().parents[2]
     for candidate in (
@@ -169,8 +189,12 @@ def _walkthrough(local_stack: LocalStackHandle, outputs: dict) -> None:
     assert dlq.returncode == 0, dlq.stderr
 
     # 3. Test Error Handling: break the function, insert, the batch's record reaches the DLQ.
+    table = INSERT_TEST_DATA.split("# Insert a test record")[0]
+    as_written = local_stack.bash(table + BREAK_AND_INSERT)
+    assert as_written.returncode == 255  # the seed's own syntax: the CLI refuses it
+    assert "Error parsing parameter '--environment'" in as_written.stderr
     t_put = time.time()
-    run = local_stack.bash(INSERT_TEST_DATA.split("# Insert a test record")[0] + BREAK_AND_INSERT)
+    run = local_stack.bash(table + fix_environment(BREAK_AND_INSERT))
     assert run.returncode == 0, run.stderr
     env = json.JSONDecoder().raw_decode(run.stdout.lstrip())[0]["Environment"]["Variables"]
     assert env == {"SNS_TOPIC_ARN": "invalid-arn", "S3_BUCKET_NAME": outputs["s3_bucket_name"]}
@@ -195,7 +219,7 @@ def _walkthrough(local_stack: LocalStackHandle, outputs: dict) -> None:
     assert found["requestContext"]["functionArn"].endswith(outputs["lambda_function_name"])
 
     restore = local_stack.bash(
-        "FUNCTION_NAME=$(ddbstream output -raw lambda_function_name)\n" + RESTORE
+        "FUNCTION_NAME=$(ddbstream output -raw lambda_function_name)\n" + fix_environment(RESTORE)
     )
     assert restore.returncode == 0, restore.stderr
     env = json.loads(restore.stdout)["Environment"]["Variables"]
