@@ -406,10 +406,12 @@ class Demo:
             cfg = self.lam.get_function_configuration(FunctionName=self.function)
             original = dict(cfg.get("Environment", {}).get("Variables", {}))
             dlq_url = self.outputs["dlq_url"]
+            # The seed writes --environment Variables='{...}', which the AWS CLI's shorthand
+            # parser rejects; this is the same argument in the CLI's JSON form.
             self.out.cmd(
                 "aws lambda update-function-configuration --function-name $FUNCTION_NAME "
-                '--environment Variables=\'{"SNS_TOPIC_ARN":"invalid-arn",'
-                '"S3_BUCKET_NAME":"..."}\''
+                '--environment \'{"Variables":{"SNS_TOPIC_ARN":"invalid-arn",'
+                '"S3_BUCKET_NAME":"..."}}\''
             )
             self.lam.update_function_configuration(
                 FunctionName=self.function,
