@@ -86,6 +86,11 @@ class Runtime:
         """Discover the mappings and start the background threads; returns self."""
         if self._thread is not None:
             return self
+        # moto's own stream-to-Lambda path would consume (and drop) the stream's records;
+        # ddbstream.local.emulator.start() switches it off, this makes sure of it.
+        from ddbstream.local import emulator
+
+        emulator._disable_moto_lambda_side_effects()
         self.refresh()
         self._thread = threading.Thread(target=self._refresh_loop, daemon=True, name="ddb-esm")
         self._thread.start()
