@@ -53,7 +53,7 @@ def test_context_and_environment(lab, moto_endpoint):
     assert seen["function_name"] == lab.function_name
     assert seen["function_version"] == "$LATEST"
     assert seen["invoked_function_arn"] == lab.function_arn
-    assert seen["memory_limit_in_mb"] == 256
+    assert seen["memory_limit_in_mb"] == "256"  # a string, as awslambdaric gives it
     assert seen["log_group_name"] == f"/aws/lambda/{lab.function_name}"
     assert seen["log_stream_name"].startswith(
         dt.datetime.now(dt.UTC).strftime("%Y/%m/%d/[$LATEST]")

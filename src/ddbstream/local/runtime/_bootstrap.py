@@ -78,6 +78,14 @@ class _LambdaLogHandler(logging.Handler):
             self.handleError(record)
 
 
+class _Identity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self):
+        self.cognito_identity_id = None
+        self.cognito_identity_pool_id = None
+
+
 class Context:
     """The Lambda context object, as the Python runtime provides it."""
 
@@ -87,10 +95,11 @@ class Context:
         self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.invoked_function_arn = env.get("_DDBSTREAM_FUNCTION_ARN", "")
-        self.memory_limit_in_mb = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        # a string, as in Lambda's own runtime interface client (read from the environment)
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
         self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
-        self.identity = None
+        self.identity = _Identity()
         self.client_context = None
         self._deadline_ms = deadline_ms
 
@@ -123,7 +132,9 @@ def _load_handler(spec):
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except Exception as exc:
-        raise _InitError(_error(exc, "Runtime.ImportModuleError"), exc) from exc
+        err = _error(exc, "Runtime.ImportModuleError")
+        err["errorMessage"] = f"Unable to import module '{module_name}': {exc}"
+        raise _InitError(err, exc) from exc
     fn = getattr(module, func_name, None)
     if fn is None:
         err = {
