@@ -7,7 +7,7 @@ resource "aws_cloudwatch_log_group" "processor" {
 
 resource "aws_lambda_function" "processor" {
   # checkov:skip=CKV_AWS_116:A function-level dead_letter_config applies to asynchronous invocations only; stream batches that fail go to the event source mapping's on-failure destination (the DLQ), configured below.
-  # checkov:skip=CKV_AWS_117:The function reaches only AWS APIs (S3, SNS, SQS, Logs); a VPC would add NAT or endpoints and cold-start cost for no isolation gain here.
+  # checkov:skip=CKV_AWS_117:The function reaches only AWS APIs (S3, SNS, CloudWatch Logs); a VPC would add NAT or endpoints and cold-start cost for no isolation gain here.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; the package is built reproducibly by `ddbstream package` and pinned by source_code_hash.
   # checkov:skip=CKV_AWS_50:X-Ray tracing needs xray:PutTraceSegments on "*"; the processor reports through logs and embedded metrics instead.
   # checkov:skip=CKV_AWS_115:Concurrency is bounded by the stream (shards x parallelization_factor); lambda_reserved_concurrency sets a reservation when wanted.
@@ -16,7 +16,7 @@ resource "aws_lambda_function" "processor" {
   role          = aws_iam_role.processor.arn
   handler       = "ddbstream.handler.lambda_handler"
   runtime       = var.lambda_runtime
-  architectures = ["x86_64"]
+  architectures = [var.lambda_architecture]
   memory_size   = var.lambda_memory_size
   timeout       = var.lambda_timeout
 

@@ -129,6 +129,17 @@ variable "lambda_runtime" {
   }
 }
 
+variable "lambda_architecture" {
+  description = "Instruction set of the function: arm64 (Graviton, cheaper per GB-second) or x86_64. The package is pure Python, so both work."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be \"arm64\" or \"x86_64\"."
+  }
+}
+
 variable "lambda_memory_size" {
   description = "Memory of the function in MB (CPU scales with it)."
   type        = number
