@@ -3,6 +3,7 @@ terraform binary needed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,18 @@ def test_cli_prints_the_config_path(
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(own))
     assert tf.main(["cli-config"]) == 0
     assert capsys.readouterr().out.strip() == str(own)
+
+
+def test_init_is_redone_only_after_the_stack_changes(tmp_path: Path) -> None:
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "versions.tf").write_text("")
+    wd = tf.prepare_workdir(tmp_path / "wd", stack=stack)
+    assert not tf._initialised(wd)
+    (wd / ".terraform").mkdir()
+    (wd / ".terraform.lock.hcl").write_text("")
+    (wd / tf._INIT_STAMP).touch()
+    os.utime(stack / "versions.tf", (1_000_000_000, 1_000_000_000))
+    assert tf._initialised(wd)
+    (stack / "versions.tf").write_text("# a new provider constraint\n")
+    assert not tf._initialised(wd)

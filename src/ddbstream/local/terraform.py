@@ -318,16 +318,21 @@ def prepare_workdir(
     if wd == src:
         raise TerraformError(["terraform"], 1, "", f"refusing to use {src} itself as a workdir")
     _link_stack(src, wd)
-    override = wd / OVERRIDE_FILE
     if endpoint is not None:
-        override.write_text(
-            render_override(
-                endpoint, region or emulator.REGION, emulator.ACCESS_KEY, emulator.SECRET_KEY
-            )
+        text = render_override(
+            endpoint, region or emulator.REGION, emulator.ACCESS_KEY, emulator.SECRET_KEY
         )
+        _write_if_changed(wd / OVERRIDE_FILE, text)
     if variables is not None:
-        (wd / VARIABLES_FILE).write_text(json.dumps(dict(variables), indent=2, sort_keys=True))
+        text = json.dumps(dict(variables), indent=2, sort_keys=True) + "\n"
+        _write_if_changed(wd / VARIABLES_FILE, text)
     return wd
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Unchanged content keeps its mtime, so ``init`` is not re-run for nothing."""
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,19 +379,27 @@ def run(
     return result
 
 
+_INIT_STAMP = ".terraform/ddbstream-init.stamp"
+
+
 def _initialised(workdir: Path) -> bool:
-    return (workdir / ".terraform" / "providers").is_dir() and (
-        workdir / ".terraform.lock.hcl"
-    ).is_file()
+    """True if ``init`` ran after the last change to any .tf file of the workdir."""
+    stamp = workdir / _INIT_STAMP
+    if not stamp.is_file() or not (workdir / ".terraform.lock.hcl").is_file():
+        return False
+    done = stamp.stat().st_mtime
+    return all(p.stat().st_mtime <= done for p in workdir.glob("*.tf"))  # follows symlinks
 
 
 def init(
     workdir: str | os.PathLike[str], *, on_line: OnLine | None = None, force: bool = False
 ) -> None:
-    """``terraform init`` in ``workdir`` (skipped when its providers are already installed)."""
+    """``terraform init`` in ``workdir``; skipped when it already ran after the last change to
+    the stack's files (a changed provider constraint or backend is re-initialised)."""
     wd = Path(workdir)
     if force or not _initialised(wd):
         run(wd, "init", "-input=false", "-no-color", on_line=on_line)
+        (wd / _INIT_STAMP).touch()
 
 
 def _apply_args(parallelism: int | None) -> list[str]:
