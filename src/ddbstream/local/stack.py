@@ -539,8 +539,11 @@ class LocalStack:
             try:
                 emulator._disable_moto_lambda_side_effects()
                 self.restored = snapshot.load(snap)
+                # Consumed: if this run ends without saving (a crash, kill -9), the next `up`
+                # must not restore an emulator older than Terraform's state and the checkpoints.
+                os.replace(snap, snap.with_suffix(".pickle.previous"))
                 return
-            except snapshot.SnapshotError as exc:
+            except Exception as exc:  # SnapshotError, or moto refusing what it unpickled
                 self.fresh_reason = (
                     f"the saved emulator state could not be restored ({exc}): starting empty, "
                     "re-applying Terraform from scratch"
