@@ -308,7 +308,7 @@ def prepare_workdir(
 ) -> Path:
     """Create or refresh ``workdir``: the stack's ``.tf`` files, and for a local run the override.
 
-    ``endpoint`` None leaves out ``local_override.tf`` (e.g. for ``validate``). ``variables``
+    ``endpoint`` None writes no ``local_override.tf`` (one written before stays). ``variables``
     (when given) are written to ``ddbstream.auto.tfvars.json``, which plan, apply and destroy
     all read, so a destroy sees the same inputs as the apply.
     """
@@ -416,8 +416,8 @@ def apply(
 ) -> dict[str, Any]:
     """Prepare ``workdir``, init, ``terraform apply -auto-approve``; return the outputs.
 
-    ``endpoint`` is the emulator's URL (None: apply wherever the provider's own configuration
-    points, i.e. a real account; the workdir still keeps its own state).
+    ``endpoint`` is the emulator's URL; None keeps the workdir as it was prepared (its
+    override, if any, stays). ``variables`` None keeps the workdir's variables file.
     """
     wd = prepare_workdir(workdir, endpoint, variables)
     init(wd, on_line=on_line)
