@@ -178,6 +178,12 @@ def find_running(state_dir: Path) -> dict[str, Any] | None:
 
 def require_running(state_dir: Path) -> dict[str, Any]:
     state = find_running(state_dir)
+    starting = read_state(state_dir) or {}
+    if state is None and starting.get("status") == "starting" and lock_held(state_dir):
+        raise StackError(
+            f"the local stack in {state_dir} is still starting (pid {starting.get('pid')}): "
+            "try again once `ddbstream up` says it is ready"
+        )
     if state is None:
         raise StackError(
             f"no local stack is running for the state directory {state_dir}: start one with "
