@@ -628,16 +628,24 @@ def _up_lock(state_dir: Path) -> Iterator[bool]:
 
 def usage_text(state: dict[str, Any], state_dir: Path) -> str:
     sd = "" if state_dir == _default_or_none() else f" --state-dir {shlex.quote(str(state_dir))}"
+    bin_dir = Path(sys.executable).parent
+    found = shutil.which("ddbstream")
+    path_line = (
+        ""
+        if found and Path(found).parent == bin_dir
+        else f'  export PATH="{bin_dir}:$PATH"      # ddbstream and aws from the project\'s venv\n'
+    )
     return f"""\
 The local stack is ready at {state["endpoint"]} (state: {state_dir}).
 
 Point the AWS CLI and boto3 at it, see its Terraform outputs:
-  eval "$(ddbstream env{sd})"
+{path_line}  eval "$(ddbstream env{sd})"
   ddbstream output{sd}
   TABLE_NAME=$(ddbstream output{sd} -raw dynamodb_table_name)
 
-The seed README's "Testing the Infrastructure" walkthrough works as written, with
-`terraform output -raw X` replaced by `ddbstream output -raw X`, e.g.
+The seed README's "Testing the Infrastructure" walkthrough works with `terraform output -raw X`
+replaced by `ddbstream output -raw X` (and its --environment argument in JSON form, see the
+README), e.g.
   aws dynamodb put-item --table-name $TABLE_NAME \\
       --item '{{"UserId": {{"S": "u1"}}, "ActivityId": {{"S": "a1"}}}}'
   aws logs filter-log-events --filter-pattern 'Processing' \\
