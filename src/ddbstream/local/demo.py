@@ -111,6 +111,22 @@ def timed(step: Step) -> Iterator[Step]:
         step.seconds = time.monotonic() - t0
 
 
+def _log_summary(message: str) -> str:
+    """A JSON log line as "message key=value ..." (its most telling fields), else the raw line."""
+    try:
+        doc = json.loads(message)
+    except ValueError:
+        return message[:150]
+    if not isinstance(doc, dict):
+        return message[:150]
+    parts = [str(doc.get("message", ""))]
+    for key in ("records", "event_name", "keys", "sequence_number"):
+        if key in doc:
+            value = doc[key]
+            parts.append(f"{key}={json.dumps(value) if not isinstance(value, str) else value}")
+    return " ".join(parts)[:200]
+
+
 def _epoch(iso: Any) -> float:
     """Seconds since the epoch of an ISO-8601 timestamp ('...Z'); 0 when unreadable."""
     try:
@@ -374,8 +390,8 @@ class Demo:
                 lambda: processing_lines(self.logs, group, self.since_ms), STEP_TIMEOUT / 2
             )
             mine = [m for m in logs if self.activity in m]
-            for m in (mine or logs)[:3]:
-                self.out(f"    {m[:150]}")
+            for m in logs[:4]:
+                self.out(f"    {_log_summary(m)}")
             step.check(
                 bool(logs),
                 f"logs: {len(logs)} 'Processing' line(s) in {group} since the put"
@@ -439,15 +455,24 @@ class Demo:
                     interval=0.5,
                 )
                 if found:
-                    info, keys = found
-                    self.out("    DDBStreamBatchInfo: " + json.dumps(info, indent=None)[:400])
-                    ctx = found and info
+                    body, keys = found
+                    info = body["DDBStreamBatchInfo"]
+                    request = body.get("requestContext", {})
+                    response = body.get("responseContext", {})
+                    self.out(
+                        f"    condition: {request.get('condition')}, "
+                        f"invocations: {request.get('approximateInvokeCount')}, "
+                        f"function error: {response.get('functionError') or 'none'}"
+                    )
+                    self.out("    DDBStreamBatchInfo:")
+                    for k, v in info.items():
+                        self.out(f"      {k}: {v}")
                     step.check(
                         True,
                         f"DLQ: the failed batch's record arrived after {waited:.1f}s "
-                        f"(batchSize {ctx.get('batchSize')}, shard {ctx.get('shardId')}, "
-                        f"sequence {ctx.get('startSequenceNumber')}.."
-                        f"{ctx.get('endSequenceNumber')})",
+                        f"({request.get('condition')} after {request.get('approximateInvokeCount')}"
+                        f" invocations; batchSize {info.get('batchSize')}, sequence "
+                        f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')})",
                     )
                     step.check(
                         any(error_activity in json.dumps(k) for k in keys),
@@ -472,7 +497,9 @@ class Demo:
     def _dlq_record_for(
         self, dlq_url: str, since: float, marker: str
     ) -> tuple[dict[str, Any], list[Any]] | None:
-        """Look through the DLQ for the on-failure record of the batch holding ``marker``.
+        """The DLQ message (its body) for the batch holding ``marker``, and the batch's keys.
+
+        Look through the DLQ for the on-failure record of the batch holding ``marker``.
 
         Records from earlier runs may sit in the queue: those older than ``since`` are skipped
         without reading the stream; each message received stays hidden for a few seconds, so
@@ -493,7 +520,7 @@ class Demo:
                     continue
                 keys = self._stream_keys(info)
                 if any(marker in json.dumps(k) for k in keys):
-                    return info, keys
+                    return body, keys
         return None
 
     def _stream_keys(self, info: dict[str, Any]) -> list[Any]:
