@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from stack_helpers import LocalStackHandle, start_stack, stop_stack
+from stack_helpers import LocalStackHandle, ddbstream_cmd, start_stack, stop_stack
 
 from ddbstream import cli
 from ddbstream.local import stack
@@ -332,3 +332,45 @@ def test_down_then_up_keeps_everything_and_processes_each_change_once(
     assert len(per_item) == 40, f"skipped: {sorted(set(range(40)) - set(per_item))}"
     assert set(per_item.values()) == {1}, {k: v for k, v in per_item.items() if v != 1}
     print(f"\nup with the restored state took {took:.1f}s")
+
+
+@pytest.mark.slow
+def test_down_while_starting_abandons_the_start(tmp_path: Path) -> None:
+    """`down` (or Ctrl-C) during the apply stops everything, terraform included; nothing saved."""
+    state_dir = tmp_path / "starting"
+    child = subprocess.Popen(
+        ddbstream_cmd("up", "--state-dir", str(state_dir), "--port", "0"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until terraform runs in the stack's working directory
+            state = stack.read_state(state_dir) or {}
+            if (
+                state.get("status") == "starting"
+                and (state_dir / "terraform" / ".terraform").exists()
+            ):
+                break
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.2)
+        time.sleep(2)  # terraform apply under way
+        env = subprocess.run(
+            ddbstream_cmd("env", "--state-dir", str(state_dir)), capture_output=True, text=True
+        )
+        assert env.returncode == 1 and "still starting" in env.stderr
+        down = stop_stack(state_dir)
+        assert down.returncode == 0 and "while it was starting" in down.stdout, down.stderr
+        out, _ = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, out
+    assert "interrupted while starting" in out
+    assert not (state_dir / stack.SNAPSHOT_FILE).exists()
+    assert not (state_dir / stack.STATE_FILE).exists()
+    leftover = subprocess.run(
+        ["pgrep", "-f", "--", f"-chdir={state_dir}/terraform"], capture_output=True
+    )
+    assert leftover.returncode == 1, "a terraform process outlived `down`"
