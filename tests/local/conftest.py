@@ -2,7 +2,8 @@
 
 The stack is started the way a user starts it, ``ddbstream up --detach`` with a state directory
 of the test session (never the project's ``.ddbstream/``) on a free port, and stopped with
-``ddbstream down`` at the end of the session.
+``ddbstream down`` at the end of the session. Two tests start a stack of their own on purpose:
+the demo from a cold start (test_demo.py) and a start abandoned half-way (test_stack.py).
 
 How long ``up`` takes, and why (measured on this 2-core machine, moto 5.2, hashicorp/aws 5.100):
 a cold ``up`` takes 68-80 s (runs measured: 68.4, 69.1, 71.5, 79.3 s), nearly all of it
