@@ -54,7 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         "separate local state, then run the event source mappings with the local Lambda runtime. "
         "Runs until Ctrl-C or `ddbstream down`. A second `up` reuses the running stack.",
     )
-    p.add_argument("--port", type=int, default=None, help="emulator port (default: 4566 or free)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="emulator port (default: the last run's, else 4566, else a free one; 0: any free)",
+    )
     p.add_argument(
         "--state-dir",
         default=None,
