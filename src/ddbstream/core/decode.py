@@ -222,6 +222,11 @@ def _decode_attrs(item: dict[str, Any]) -> dict[str, JSONValue]:
     return out
 
 
+class _NotAnObject(DecodeError):
+    def __init__(self, v: object) -> None:
+        super().__init__(type(v).__name__)
+
+
 def decode_item(item: object, what: str = "item") -> dict[str, JSONValue]:
     """Decode a whole item (attribute name -> AttributeValue)."""
     if type(item) is not dict:
@@ -345,6 +350,8 @@ def _event_time(ts: object) -> datetime:
 
 def decode_record(record: object) -> ChangeEvent:
     """Decode one stream record; raises :class:`DecodeError` for a poison record."""
+    # The cache look-ups of table_from_arn and _event_time and the body of decode_item are
+    # inlined (same checks, same messages): a function call each saved, once per change.
     if type(record) is not dict:
         raise DecodeError(f"record must be an object, got {type(record).__name__}")
     event_name = record.get("eventName")
@@ -356,23 +363,49 @@ def decode_record(record: object) -> ChangeEvent:
     seq = ddb.get("SequenceNumber")
     if type(seq) is not str or not seq:
         raise DecodeError("dynamodb.SequenceNumber is missing")
-    table = table_from_arn(record.get("eventSourceARN"))
-    event_time = _event_time(ddb.get("ApproximateCreationDateTime"))
+    arn = record.get("eventSourceARN")
+    table = _table_cache.get(arn) if type(arn) is str else None
+    if table is None:
+        table = table_from_arn(arn)
+    ts = ddb.get("ApproximateCreationDateTime")
+    event_time = _time_cache.get(ts) if type(ts) is int else None
+    if event_time is None:
+        event_time = _event_time(ts)
     view = ddb.get("StreamViewType")
     if view is not None and view not in VIEW_TYPES:
         raise DecodeError(f"dynamodb.StreamViewType {view!r:.40} is not a stream view type")
-    keys = decode_item(ddb.get("Keys"), "dynamodb.Keys")
+    raw_keys = ddb.get("Keys")
     raw_new = ddb.get("NewImage")
     raw_old = ddb.get("OldImage")
-    old = decode_item(raw_old, "dynamodb.OldImage") if raw_old is not None else None
-    added = removed = changed = None
-    if event_name == "MODIFY" and old is not None and type(raw_new) is dict:
-        # decode the new image and diff it against the old one in one pass
-        new, changed = _decode_against(raw_new, raw_old, old)  # type: ignore[arg-type]
-        added = tuple(sorted(new.keys() - old.keys()))
-        removed = tuple(sorted(old.keys() - new.keys()))
-    else:
-        new = decode_item(raw_new, "dynamodb.NewImage") if raw_new is not None else None
+    # decode_item inlined: same checks in the same order, same messages
+    what = "dynamodb.Keys"
+    try:
+        if type(raw_keys) is not dict:
+            raise _NotAnObject(raw_keys)
+        keys = _decode_attrs(raw_keys)
+        old = new = added = removed = changed = None
+        if raw_old is not None:
+            what = "dynamodb.OldImage"
+            if type(raw_old) is not dict:
+                raise _NotAnObject(raw_old)
+            old = _decode_attrs(raw_old)
+        if event_name == "MODIFY" and old is not None and type(raw_new) is dict:
+            # decode the new image and diff it against the old one in one pass
+            what = ""  # _decode_against names the image in its errors
+            new, changed = _decode_against(raw_new, raw_old, old)  # type: ignore[arg-type]
+            added = tuple(sorted(new.keys() - old.keys()))
+            removed = tuple(sorted(old.keys() - new.keys()))
+        elif raw_new is not None:
+            what = "dynamodb.NewImage"
+            if type(raw_new) is not dict:
+                raise _NotAnObject(raw_new)
+            new = _decode_attrs(raw_new)
+    except _NotAnObject as exc:
+        raise DecodeError(f"{what} must be an object, got {exc}") from None
+    except DecodeError as exc:
+        if not what:
+            raise
+        raise DecodeError(f"{what}: {exc}") from None
     size = ddb.get("SizeBytes")
     if size is not None and type(size) is not int:
         raise DecodeError(f"dynamodb.SizeBytes {size!r:.40} is not an integer")
@@ -392,7 +425,7 @@ def decode_record(record: object) -> ChangeEvent:
         old,
         seq,
         event_time,
-        ddb["ApproximateCreationDateTime"],
+        ts,  # type: ignore[arg-type]
         size,
         view,
         ttl,
