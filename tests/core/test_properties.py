@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import gzip
+import hashlib
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +16,15 @@ from boto3.dynamodb.types import Binary, TypeDeserializer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ddbstream.core.audit import event_to_dict, event_to_line, read_audit_body
-from ddbstream.core.decode import decode_item, decode_record, diff_images
+from ddbstream.core import audit
+from ddbstream.core.audit import (
+    build_audit_object,
+    event_time_iso,
+    event_to_dict,
+    event_to_line,
+    read_audit_body,
+)
+from ddbstream.core.decode import ChangeEvent, decode_item, decode_record, diff_images
 from ddbstream.core.jsonenc import dumps, loads
 from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
 from ddbstream.core.pipeline import PipelineConfig, build_quarantine_object, process_batch
@@ -282,3 +292,150 @@ def test_audit_line_is_the_json_of_the_event(
     # same JSON document (a number may be spelled 1e-05 in one and 0.00001 in the other)
     assert loads(line) == loads(dumps(event_to_dict(ev)))
     assert line.isascii() and "\n" not in line
+
+
+# --- the optimised audit path against reference implementations: byte-identical output ----
+
+
+def reference_line(ev: ChangeEvent) -> str:
+    """The audit line as first written: every fixed field formatted per event, the variable
+    part through :func:`dumps`."""
+    body = dumps(
+        {
+            "keys": ev.keys,
+            "new_image": ev.new_image,
+            "old_image": ev.old_image,
+            "added_attributes": ev.added,
+            "removed_attributes": ev.removed,
+            "changed_attributes": ev.changed,
+        }
+    )
+    t = ev.event_time
+    iso = t.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    q = dumps
+    size, view, region = ev.size_bytes, ev.stream_view_type, ev.aws_region
+    return (
+        f'{{"event_id":{q(ev.event_id)},"event_name":"{ev.event_name}",'
+        f'"table_name":{q(ev.table_name)},{body[1:-1]},'
+        f'"sequence_number":{q(ev.sequence_number)},"event_time":"{iso}",'
+        f'"approximate_creation_time":{ev.approximate_creation_time!r},'
+        f'"size_bytes":{"null" if size is None else size},'
+        f'"stream_view_type":{"null" if view is None else q(view)},'
+        f'"ttl_expiry":{"true" if ev.ttl_expiry else "false"},'
+        f'"aws_region":{"null" if region is None else q(region)}}}'
+    )
+
+
+def reference_body(lines: list[str]) -> tuple[bytes, str]:
+    data = ("\n".join(lines) + "\n").encode("ascii")
+    return gzip.compress(data, compresslevel=audit.GZIP_LEVEL, mtime=0), hashlib.sha256(
+        data
+    ).hexdigest()
+
+
+@settings(max_examples=150)
+@given(
+    item,
+    item,
+    st.sampled_from(["INSERT", "MODIFY", "REMOVE"]),
+    st.sampled_from(["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]),
+    st.booleans(),
+    st.one_of(st.integers(min_value=0, max_value=4_000_000_000), st.floats(0, 4e9)),
+    st.sampled_from(["UserActivities", "t.a-b_1"]),
+    st.sampled_from(["us-east-1", "eu-west-3"]),
+)
+def test_audit_line_is_byte_identical_to_the_reference(
+    new: dict[str, Any],
+    old: dict[str, Any],
+    name: str,
+    view: str,
+    ttl: bool,
+    ts: Any,
+    table: str,
+    region: str,
+) -> None:
+    rec = stream_record(
+        name, KEYS, new, old, view=view, ttl=ttl, ts=ts, table=table, region=region, encoded=True
+    )
+    if ts == 0:
+        del rec["awsRegion"]
+        del rec["dynamodb"]["SizeBytes"]
+        del rec["dynamodb"]["StreamViewType"]
+    ev = decode_record(rec)
+    assert event_to_line(ev) == reference_line(ev)
+    assert event_to_line(ev) == reference_line(ev)  # second time from the caches
+
+
+EVENT_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@given(
+    st.text(max_size=12),
+    st.text(max_size=12),
+    st.text(max_size=12),
+    st.one_of(st.none(), st.text(max_size=12)),
+    st.one_of(st.none(), st.text(max_size=12)),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(0, 10**6)),
+)
+def test_hand_built_events_too(
+    event_id: str,
+    table: str,
+    seq: str,
+    view: str | None,
+    region: str | None,
+    ttl: bool,
+    size: int | None,
+) -> None:
+    ev = ChangeEvent(
+        event_id,
+        "MODIFY",
+        table,
+        {"k": "v\u2028"},
+        {"n": Decimal("1.50"), "s": ["a", "b"]},
+        None,
+        seq,
+        EVENT_TIME,
+        EVENT_TIME.timestamp(),
+        size,
+        view,
+        ttl,
+        region,
+        (),
+        ("x",),
+        (),
+    )
+    assert event_to_line(ev) == reference_line(ev)
+
+
+def test_caches_stay_bounded_and_correct() -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    for i in range(600):
+        ev = ChangeEvent(
+            f"id{i}",
+            "INSERT",
+            f"table{i}",
+            {"k": i},
+            None,
+            None,
+            str(i),
+            datetime.fromtimestamp(base + i * 0.5, tz=UTC),
+            base + i * 0.5,
+            None,
+            None,
+            False,
+            f"region-{i}",
+        )
+        assert event_to_line(ev) == reference_line(ev)
+        assert event_time_iso(ev) in event_to_line(ev)
+    assert len(audit._head_cache) <= 257 and len(audit._tail_cache) <= 257
+
+
+@settings(max_examples=30)
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=127), max_size=40), min_size=1))
+def test_audit_object_is_byte_identical_to_the_reference(texts: list[str]) -> None:
+    lines = [dumps({"t": t}) for t in texts]
+    obj = build_audit_object("p/", audit.Partition("T", 2026, 1, 2, 3), range(len(lines)), lines)
+    body, digest = reference_body(lines)
+    assert (obj.body, obj.content_sha256) == (body, digest)
+    assert obj.key == f"p/table=T/year=2026/month=01/day=02/hour=03/{digest[:32]}.ndjson.gz"

@@ -26,7 +26,7 @@ from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from ddbstream.core.decode import ChangeEvent
-from ddbstream.core.jsonenc import dumps
+from ddbstream.core.jsonenc import _Inexact, c_encoder, dumps
 
 _q = encode_basestring_ascii
 
@@ -73,6 +73,32 @@ def event_to_dict(ev: ChangeEvent) -> dict[str, Any]:
     }
 
 
+# Fixed parts of a line, pre-quoted: they repeat across a batch (bounded caches).
+_head_cache: dict[tuple[str, str], str] = {}
+_tail_cache: dict[tuple[str | None, bool, str | None], str] = {}
+
+
+def _head(ev: ChangeEvent) -> str:
+    k = (ev.event_name, ev.table_name)
+    if len(_head_cache) > 256:
+        _head_cache.clear()
+    s = _head_cache[k] = f',"event_name":"{ev.event_name}","table_name":{_q(ev.table_name)},'
+    return s
+
+
+def _tail(ev: ChangeEvent) -> str:
+    view, ttl, region = ev.stream_view_type, ev.ttl_expiry, ev.aws_region
+    k = (view, ttl, region)
+    if len(_tail_cache) > 256:
+        _tail_cache.clear()
+    s = _tail_cache[k] = (
+        f'"stream_view_type":{"null" if view is None else _q(view)},'
+        f'"ttl_expiry":{"true" if ttl else "false"},'
+        f'"aws_region":{"null" if region is None else _q(region)}}}'
+    )
+    return s
+
+
 def event_to_line(ev: ChangeEvent) -> str:
     """One NDJSON line (without the newline): the JSON document ``event_to_dict(ev)``.
 
@@ -80,27 +106,31 @@ def event_to_line(ev: ChangeEvent) -> str:
     (keys, images, diff): about 20% faster than encoding the whole dict, and this runs once per
     change. A test checks it against ``dumps(event_to_dict(ev))``."""
     # One C-encoder call for the variable part (keys, images, diff), spliced between
-    # pre-quoted fixed fields.
-    body = dumps(
-        {
-            "keys": ev.keys,
-            "new_image": ev.new_image,
-            "old_image": ev.old_image,
-            "added_attributes": ev.added,
-            "removed_attributes": ev.removed,
-            "changed_attributes": ev.changed,
-        }
-    )
-    size, view, region = ev.size_bytes, ev.stream_view_type, ev.aws_region
+    # pre-quoted fixed fields (cached: they repeat across a batch).
+    variable = {
+        "keys": ev.keys,
+        "new_image": ev.new_image,
+        "old_image": ev.old_image,
+        "added_attributes": ev.added,
+        "removed_attributes": ev.removed,
+        "changed_attributes": ev.changed,
+    }
+    if c_encoder is not None:
+        try:
+            body = "".join(c_encoder(variable, 0))
+        except _Inexact:  # a number that needs its exact text: the slower encoder
+            body = dumps(variable)
+    else:  # pragma: no cover - no C accelerator
+        body = dumps(variable)
+    head = _head_cache.get((ev.event_name, ev.table_name)) or _head(ev)
+    tail = _tail_cache.get((ev.stream_view_type, ev.ttl_expiry, ev.aws_region)) or _tail(ev)
+    iso = _iso_cache.get(ev.event_time) or event_time_iso(ev)
+    size = ev.size_bytes
     return (
-        f'{{"event_id":{_q(ev.event_id)},"event_name":"{ev.event_name}",'
-        f'"table_name":{_q(ev.table_name)},{body[1:-1]},'
-        f'"sequence_number":{_q(ev.sequence_number)},"event_time":"{event_time_iso(ev)}",'
+        f'{{"event_id":{_q(ev.event_id)}{head}{body[1:-1]},'
+        f'"sequence_number":{_q(ev.sequence_number)},"event_time":"{iso}",'
         f'"approximate_creation_time":{ev.approximate_creation_time!r},'
-        f'"size_bytes":{"null" if size is None else size},'
-        f'"stream_view_type":{"null" if view is None else _q(view)},'
-        f'"ttl_expiry":{"true" if ev.ttl_expiry else "false"},'
-        f'"aws_region":{"null" if region is None else _q(region)}}}'
+        f'"size_bytes":{"null" if size is None else size},{tail}'
     )
 
 

@@ -46,11 +46,13 @@ _encoder = json.JSONEncoder(
 
 
 def _direct_encoder() -> Any:
-    """The C encoder without ``JSONEncoder.encode``'s per-call set-up (~10% of a line's cost).
+    """The C encoder without ``JSONEncoder.encode``'s per-call set-up (~10% of a line's cost):
+    ``enc(obj, 0)`` gives the chunks of the JSON text (join them), raising ``_Inexact`` where
+    a number would lose digits.
 
     Its constructor is internal to the json module, so it is used only if it is there, takes
     the arguments it takes on Python 3.11-3.13, and encodes a probe exactly as the public API
-    does; otherwise ``JSONEncoder.encode`` is used."""
+    does; otherwise ``None`` (and ``JSONEncoder.encode`` is used)."""
     try:
         from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 
@@ -60,18 +62,23 @@ def _direct_encoder() -> Any:
             None, _default, encode_basestring_ascii, None, ":", ",", False, False, False
         )
         probe = {"a": [1, "\u00e9\u2028", None, True, 1.5, Decimal("0.25")], "b": {}}
-
-        def encode(o: Any) -> str:
-            return "".join(enc(o, 0))
-
-        if encode(probe) != _encoder.encode(probe):  # pragma: no cover
+        if "".join(enc(probe, 0)) != _encoder.encode(probe):  # pragma: no cover
             return None
-        return encode
+        return enc
     except Exception:  # pragma: no cover - a Python whose internals differ
         return None
 
 
-_fast = _direct_encoder() or _encoder.encode
+# For callers on a hot path (audit lines): the C encoder or None. Use it as
+# ``"".join(c_encoder(obj, 0))``, falling back to :func:`dumps` on ``_Inexact``.
+c_encoder = _direct_encoder()
+
+
+def _join_c(o: Any) -> str:
+    return "".join(c_encoder(o, 0))
+
+
+_fast = _join_c if c_encoder is not None else _encoder.encode
 
 
 def dumps(obj: Any) -> str:
