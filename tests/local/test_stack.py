@@ -109,15 +109,6 @@ def test_port_choice(tmp_path: Path) -> None:
     assert stack.choose_port(0, None) > 0
 
 
-def test_policy_fix_lifts_only_the_insecure_transport_deny() -> None:
-    tls_only = {"Bool": {"aws:SecureTransport": "false"}}
-    assert stack._requires_insecure_transport(tls_only)
-    assert stack._requires_insecure_transport({"Bool": {"aws:SecureTransport": ["false"]}})
-    assert not stack._requires_insecure_transport({"Bool": {"aws:SecureTransport": "true"}})
-    assert not stack._requires_insecure_transport({"StringEquals": {"aws:SourceAccount": "1"}})
-    assert not stack._requires_insecure_transport(None)
-
-
 def test_terraform_progress_lines() -> None:
     said: list[str] = []
     progress = stack.TerraformProgress(said.append, started=time.monotonic())
@@ -162,7 +153,7 @@ SNAPSHOT_READ = textwrap.dedent(
     import sys, boto3, json
     from pathlib import Path
     from ddbstream.local import emulator, snapshot
-    emulator._disable_moto_lambda_side_effects()
+    emulator.patch_moto()
     restored = snapshot.load(Path(sys.argv[1]))
     emu = emulator.start()
     kw = dict(endpoint_url=emu.endpoint, region_name="us-east-1",

@@ -1,9 +1,13 @@
 """The embedded AWS emulator: moto's server, in process, on a loopback port.
 
-moto's own DynamoDB-stream-to-Lambda path is switched off here. Left on, it tries to run the
-function in Docker on every write to a mapped table and, once an invocation "succeeds", drops
-the stream's records (and restarts its sequence numbers). The local runtime
-(:mod:`ddbstream.local.runtime`) reads the stream itself, with AWS's semantics.
+Every change this project makes to moto's behaviour lives here, applied by :func:`patch_moto`:
+
+* moto's own DynamoDB-stream-to-Lambda path is switched off. Left on, it tries to run the
+  function in Docker on every write to a mapped table and, once an invocation "succeeds", drops
+  the stream's records (and restarts its sequence numbers). The local runtime
+  (:mod:`ddbstream.local.runtime`) reads the stream itself, with AWS's semantics.
+* ``aws:SecureTransport`` is evaluated as true in resource policies (see
+  :func:`_fix_policy_conditions`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -43,6 +48,66 @@ def _disable_moto_lambda_side_effects() -> None:
         _patched = True
 
 
+def patch_moto() -> None:
+    """Apply this project's changes to moto's behaviour (idempotent; see the module docstring)."""
+    _disable_moto_lambda_side_effects()
+    _fix_policy_conditions()
+
+
+_policy_patch_lock = threading.Lock()
+_policy_patched = False
+
+
+def _fix_policy_conditions() -> None:
+    """Evaluate ``aws:SecureTransport`` in policies as true: the emulator stands in for AWS's
+    TLS endpoints.
+
+    moto 5 skips condition operators it does not implement (``Bool`` among them) as if they
+    held, so the stack's TLS-only bucket policy (Deny ``s3:*`` when ``aws:SecureTransport`` is
+    false) denies every object request to the emulator, while on AWS it only bites plain-HTTP
+    requests. Here a statement conditioned on ``aws:SecureTransport`` being false does not
+    apply; every other condition is left to moto.
+    """
+    global _policy_patched
+    with _policy_patch_lock:
+        if _policy_patched:
+            return
+        from moto.iam import access_control as ac
+
+        original = ac.IAMPolicyStatement.is_action_permitted
+
+        def is_action_permitted(
+            self: Any,
+            action: str,
+            resource: str = "*",
+            principal: str | None = None,
+            incoming_condition_values: dict[str, str] | None = None,
+        ) -> Any:
+            if _requires_insecure_transport(self._statement.get("Condition")):
+                return ac.PermissionResult.NEUTRAL
+            return original(self, action, resource, principal, incoming_condition_values)
+
+        ac.IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+        _policy_patched = True
+
+
+def _requires_insecure_transport(condition: Any) -> bool:
+    """True for a policy Condition that holds only for plain-HTTP requests."""
+    if not isinstance(condition, dict):
+        return False
+    for op in ("Bool", "BoolIfExists"):
+        block = condition.get(op)
+        if not isinstance(block, dict):
+            continue
+        for key, expected in block.items():
+            if key.lower() != "aws:securetransport":
+                continue
+            values = expected if isinstance(expected, list) else [expected]
+            if all(str(v).lower() == "false" for v in values):
+                return True
+    return False
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -68,7 +133,7 @@ class Emulator:
 def start(host: str = "127.0.0.1", port: int | None = None) -> Emulator:
     """Start moto's server in a daemon thread of this process and return once it listens."""
     os.environ.setdefault("MOTO_DOCKER_NETWORK_MODE", "none")
-    _disable_moto_lambda_side_effects()
+    patch_moto()
     from moto.server import ThreadedMotoServer
 
     chosen = port if port is not None else _free_port(host)

@@ -348,60 +348,6 @@ class TerraformProgress:
 # ---------------------------------------------------------------------------------------------
 
 
-_policy_patch_lock = threading.Lock()
-_policy_patched = False
-
-
-def _fix_moto_policy_conditions() -> None:
-    """Evaluate ``aws:SecureTransport`` in policies as true: the emulator stands in for AWS's
-    TLS endpoints.
-
-    moto 5 skips condition operators it does not implement (``Bool`` among them) as if they
-    held, so the stack's TLS-only bucket policy (Deny ``s3:*`` when ``aws:SecureTransport`` is
-    false) denies every object request to the emulator, while on AWS it only bites plain-HTTP
-    requests. Here a statement conditioned on ``aws:SecureTransport`` being false does not
-    apply; every other condition is left to moto.
-    """
-    global _policy_patched
-    with _policy_patch_lock:
-        if _policy_patched:
-            return
-        from moto.iam import access_control as ac
-
-        original = ac.IAMPolicyStatement.is_action_permitted
-
-        def is_action_permitted(
-            self: Any,
-            action: str,
-            resource: str = "*",
-            principal: str | None = None,
-            incoming_condition_values: dict[str, str] | None = None,
-        ) -> Any:
-            if _requires_insecure_transport(self._statement.get("Condition")):
-                return ac.PermissionResult.NEUTRAL
-            return original(self, action, resource, principal, incoming_condition_values)
-
-        ac.IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
-        _policy_patched = True
-
-
-def _requires_insecure_transport(condition: Any) -> bool:
-    """True for a policy Condition that holds only for plain-HTTP requests."""
-    if not isinstance(condition, dict):
-        return False
-    for op in ("Bool", "BoolIfExists"):
-        block = condition.get(op)
-        if not isinstance(block, dict):
-            continue
-        for key, expected in block.items():
-            if key.lower() != "aws:securetransport":
-                continue
-            values = expected if isinstance(expected, list) else [expected]
-            if all(str(v).lower() == "false" for v in values):
-                return True
-    return False
-
-
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -456,7 +402,6 @@ class LocalStack:
 
         # 1. The emulator, with the previous run's state when there is one.
         t0 = time.monotonic()
-        _fix_moto_policy_conditions()
         self._restore_or_reset()
         self._emulator = emulator.start(port=choose_port(self.port, previous))
         self.endpoint = self._emulator.endpoint
@@ -543,7 +488,7 @@ class LocalStack:
         had_state = (sd / TERRAFORM_DIR).exists() or (sd / RUNTIME_DIR).exists()
         if snap.exists():
             try:
-                emulator._disable_moto_lambda_side_effects()
+                emulator.patch_moto()
                 self.restored = snapshot.load(snap)
                 # Consumed: if this run ends without saving (a crash, kill -9), the next `up`
                 # must not restore an emulator older than Terraform's state and the checkpoints.

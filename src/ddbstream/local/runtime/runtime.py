@@ -90,7 +90,7 @@ class Runtime:
         # ddbstream.local.emulator.start() switches it off, this makes sure of it.
         from ddbstream.local import emulator
 
-        emulator._disable_moto_lambda_side_effects()
+        emulator.patch_moto()
         self.refresh()
         self._thread = threading.Thread(target=self._refresh_loop, daemon=True, name="ddb-esm")
         self._thread.start()

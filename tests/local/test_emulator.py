@@ -1,0 +1,105 @@
+"""The emulator's changes to moto, checked through real requests to the in-process server."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from ddbstream.local import emulator
+
+
+def test_policy_fix_lifts_only_the_insecure_transport_deny() -> None:
+    tls_only = {"Bool": {"aws:SecureTransport": "false"}}
+    assert emulator._requires_insecure_transport(tls_only)
+    assert emulator._requires_insecure_transport({"Bool": {"aws:SecureTransport": ["false"]}})
+    assert not emulator._requires_insecure_transport({"Bool": {"aws:SecureTransport": "true"}})
+    assert not emulator._requires_insecure_transport({"StringEquals": {"aws:SourceAccount": "1"}})
+    assert not emulator._requires_insecure_transport(None)
+
+
+def test_tls_only_bucket_policy_still_admits_writes_and_other_denies_still_bite(
+    aws_client,  # type: ignore[no-untyped-def]
+) -> None:
+    s3 = aws_client("s3")
+    bucket = "emulator-tls-only"
+    s3.create_bucket(Bucket=bucket)
+    arn = f"arn:aws:s3:::{bucket}"
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [arn, f"{arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
+    )
+    s3.put_object(Bucket=bucket, Key="audit-logs/x.ndjson.gz", Body=b"x")
+    assert s3.get_object(Bucket=bucket, Key="audit-logs/x.ndjson.gz")["Body"].read() == b"x"
+
+
+def _zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("fn.py", source)
+    return buf.getvalue()
+
+
+def test_writes_to_a_mapped_table_keep_their_stream_records(aws_client) -> None:  # type: ignore[no-untyped-def]
+    """moto, unpatched, invokes the function itself and then empties the stream's records."""
+    ddb, lam, streams = aws_client("dynamodb"), aws_client("lambda"), aws_client("dynamodbstreams")
+    table = ddb.create_table(
+        TableName="emulator-mapped",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    role = aws_client("iam").create_role(
+        RoleName="emulator-mapped-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]
+    fn = lam.create_function(
+        FunctionName="emulator-mapped-fn",
+        Runtime="python3.12",
+        Role=role["Arn"],
+        Handler="fn.handler",
+        Code={"ZipFile": _zip("def handler(e, c):\n    return None\n")},
+    )
+    lam.create_event_source_mapping(
+        EventSourceArn=table["LatestStreamArn"],
+        FunctionName=fn["FunctionArn"],
+        StartingPosition="TRIM_HORIZON",
+    )
+    for i in range(3):
+        ddb.put_item(TableName="emulator-mapped", Item={"pk": {"S": f"k{i}"}})
+
+    arn = table["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    records = streams.get_records(ShardIterator=it)["Records"]
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["k0", "k1", "k2"]
+    seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert seqs == sorted(set(seqs))
