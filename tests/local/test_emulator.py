@@ -6,6 +6,9 @@ import io
 import json
 import zipfile
 
+import pytest
+from botocore.exceptions import ClientError
+
 from ddbstream.local import emulator
 
 
@@ -38,13 +41,22 @@ def test_tls_only_bucket_policy_still_admits_writes_and_other_denies_still_bite(
                         "Action": "s3:*",
                         "Resource": [arn, f"{arn}/*"],
                         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
+                    },
+                    {
+                        "Sid": "DenyOutsideThePrefix",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"{arn}/forbidden/*",
+                    },
                 ],
             }
         ),
     )
     s3.put_object(Bucket=bucket, Key="audit-logs/x.ndjson.gz", Body=b"x")
     assert s3.get_object(Bucket=bucket, Key="audit-logs/x.ndjson.gz")["Body"].read() == b"x"
+    with pytest.raises(ClientError, match="Forbidden|AccessDenied"):
+        s3.put_object(Bucket=bucket, Key="forbidden/x", Body=b"x")
 
 
 def _zip(source: str) -> bytes:
