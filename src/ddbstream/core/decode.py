@@ -393,8 +393,11 @@ def decode_record(record: object) -> ChangeEvent:
             # decode the new image and diff it against the old one in one pass
             what = ""  # _decode_against names the image in its errors
             new, changed = _decode_against(raw_new, raw_old, old)  # type: ignore[arg-type]
-            added = tuple(sorted(new.keys() - old.keys()))
-            removed = tuple(sorted(old.keys() - new.keys()))
+            if new.keys() == old.keys():  # the usual MODIFY: no attribute added or removed
+                added = removed = ()
+            else:
+                added = tuple(sorted(new.keys() - old.keys()))
+                removed = tuple(sorted(old.keys() - new.keys()))
         elif raw_new is not None:
             what = "dynamodb.NewImage"
             if type(raw_new) is not dict:
