@@ -94,7 +94,7 @@ def test_plan_apply_replan_destroy(
     try:
         # 2. apply
         t0 = time.monotonic()
-        out = tf.apply(wd, on_line=lines.append)
+        out = tf.values_of(tf.apply(wd, on_line=lines.append))
         timings["apply"] = time.monotonic() - t0
         _check_outputs(out)
         _check_deployed(out, aws_client)

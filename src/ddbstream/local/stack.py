@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from ddbstream.local import emulator
+from ddbstream.local import terraform as tf
 
 DEFAULT_PORT = 4566
 STATE_FILE = "stack.json"
@@ -214,37 +215,7 @@ def read_outputs(state_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def output_values(state_dir: Path) -> dict[str, Any]:
-    return {k: v.get("value") for k, v in read_outputs(state_dir).items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# The parts the stack is made of (adapters over the terraform driver, the packager, the runtime)
-# ---------------------------------------------------------------------------------------------
-
-
-def _normalise_outputs(raw: Any) -> dict[str, dict[str, Any]]:
-    """Outputs as ``terraform output -json`` gives them: name -> {value, type, sensitive}."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, v in dict(raw or {}).items():
-        if isinstance(v, dict) and "value" in v and set(v) <= {"value", "type", "sensitive"}:
-            out[name] = {"sensitive": bool(v.get("sensitive", False)), **v}
-        else:
-            out[name] = {"sensitive": False, "type": _tf_type(v), "value": v}
-    return out
-
-
-def _tf_type(v: Any) -> Any:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int | float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return ["tuple", [_tf_type(x) for x in v]]
-    if isinstance(v, dict):
-        return ["object", {k: _tf_type(x) for k, x in v.items()}]
-    return "dynamic"
+    return tf.values_of(read_outputs(state_dir))
 
 
 def build_package(root: Path) -> Path:
@@ -252,29 +223,6 @@ def build_package(root: Path) -> Path:
     from ddbstream import packaging
 
     return Path(packaging.build(root / "build" / "ddbstream-lambda.zip").path)
-
-
-class _TerraformAdapter:
-    """The terraform driver (:mod:`ddbstream.local.terraform`) as the stack uses it: a working
-    directory in the state directory (the stack's .tf files, an endpoint override, its own
-    local state), ``init`` then ``apply``."""
-
-    def __init__(self, workdir: Path, endpoint: str) -> None:
-        from ddbstream.local import terraform as tf
-
-        self._tf = tf
-        self.workdir = workdir
-        self.endpoint = endpoint
-
-    def init(self, variables: dict[str, Any], on_line: Say) -> None:
-        self._tf.prepare_workdir(self.workdir, self.endpoint, variables)
-        self._tf.init(self.workdir, on_line=on_line)
-
-    def apply(self, variables: dict[str, Any], on_line: Say) -> dict[str, dict[str, Any]]:
-        # The driver returns {name: value}; types are inferred from the values for -json.
-        return _normalise_outputs(
-            self._tf.apply(self.workdir, self.endpoint, variables, on_line=on_line)
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,10 +371,11 @@ class LocalStack:
         # is passed explicitly: the stack's default is relative to its own directory, and the
         # working directory lives in the state directory.
         self.variables.setdefault("lambda_package_path", str(zip_path))
-        tf = _TerraformAdapter(sd / TERRAFORM_DIR, self.endpoint)
+        workdir = sd / TERRAFORM_DIR
         t0 = time.monotonic()
         try:
-            tf.init(self.variables, on_line=lambda line: None)
+            tf.prepare_workdir(workdir, self.endpoint, self.variables)
+            tf.init(workdir)
         except Exception as exc:  # the driver's TerraformError carries Terraform's own message
             raise StackError(f"terraform init failed: {exc}") from exc
         self.timings["terraform_init"] = time.monotonic() - t0
@@ -437,7 +386,7 @@ class LocalStack:
         t0 = time.monotonic()
         progress = TerraformProgress(self.say, started=t0)
         try:
-            self.outputs = tf.apply(self.variables, on_line=progress)
+            self.outputs = tf.apply(workdir, on_line=progress)  # the workdir as prepared above
         except Exception as exc:
             raise StackError(
                 f"terraform apply failed: {exc}\n" + "\n".join(progress.errors[-20:])

@@ -413,8 +413,9 @@ def apply(
     *,
     on_line: OnLine | None = None,
     parallelism: int | None = None,
-) -> dict[str, Any]:
-    """Prepare ``workdir``, init, ``terraform apply -auto-approve``; return the outputs.
+) -> dict[str, dict[str, Any]]:
+    """Prepare ``workdir``, init, ``terraform apply -auto-approve``; return the outputs (as
+    :func:`outputs` gives them).
 
     ``endpoint`` is the emulator's URL; None keeps the workdir as it was prepared (its
     override, if any, stays). ``variables`` None keeps the workdir's variables file.
@@ -461,10 +462,18 @@ def show_json(workdir: str | os.PathLike[str], planfile: str | None = None) -> d
     return json.loads(run(workdir, *args).stdout)  # type: ignore[no-any-return]
 
 
-def outputs(workdir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The stack's outputs from the workdir's state, ``{name: value}``."""
-    raw = json.loads(run(workdir, "output", "-json", "-no-color").stdout or "{}")
-    return {name: item.get("value") for name, item in raw.items()}
+def outputs(workdir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The stack's outputs from the workdir's state, as ``terraform output -json`` gives them:
+    ``{name: {"value": ..., "type": ..., "sensitive": ...}}``."""
+    found: dict[str, dict[str, Any]] = json.loads(
+        run(workdir, "output", "-json", "-no-color").stdout or "{}"
+    )
+    return found
+
+
+def values_of(found: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``{name: value}`` of outputs in ``terraform output -json`` form."""
+    return {name: item.get("value") for name, item in found.items()}
 
 
 def destroy(
