@@ -254,14 +254,7 @@ def test_env_points_the_aws_cli_at_the_stack(local_stack: LocalStackHandle) -> N
 @pytest.mark.slow
 def test_output_mirrors_terraform_output(local_stack: LocalStackHandle) -> None:
     outputs = local_stack.outputs
-    for name in (
-        "dynamodb_table_name",
-        "lambda_log_group_name",
-        "s3_bucket_name",
-        "dlq_url",
-        "lambda_function_name",
-        "sns_topic_arn",
-    ):
+    for name in stack.WALKTHROUGH_OUTPUTS:
         proc = local_stack.ddbstream("output", "-raw", name)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == outputs[name] and outputs[name]

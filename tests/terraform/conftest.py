@@ -22,6 +22,15 @@ from ddbstream.local import terraform as tf
 
 PLAN_ENVIRONMENT = "tfplan"
 
+#: The ARNs the stack outputs besides the walkthrough's names (stack.WALKTHROUGH_OUTPUTS).
+ARN_OUTPUTS = (
+    "dynamodb_table_arn",
+    "dynamodb_stream_arn",
+    "lambda_function_arn",
+    "dlq_arn",
+    "s3_bucket_arn",
+)
+
 
 def normalise(text: str) -> str:
     """Terraform's diagnostics without box-drawing characters and line wrapping."""

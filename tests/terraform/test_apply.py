@@ -19,8 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ddbstream.local import terraform as tf
+from ddbstream.local.stack import WALKTHROUGH_OUTPUTS
 
-from .conftest import resources
+from .conftest import ARN_OUTPUTS, resources
 
 pytestmark = [pytest.mark.slow, pytest.mark.terraform]
 
@@ -135,18 +136,7 @@ def _took(line: str) -> int:
 
 
 def _check_outputs(out: dict[str, Any]) -> None:
-    for name in (
-        "dynamodb_table_name",
-        "lambda_log_group_name",
-        "s3_bucket_name",
-        "dlq_url",
-        "lambda_function_name",
-        "sns_topic_arn",
-        "dynamodb_table_arn",
-        "dynamodb_stream_arn",
-        "lambda_function_arn",
-        "dlq_arn",
-    ):
+    for name in (*WALKTHROUGH_OUTPUTS, *ARN_OUTPUTS):
         assert out.get(name), name
     assert out["dynamodb_table_name"] == f"{PREFIX}-UserActivities"
     assert out["lambda_log_group_name"] == f"/aws/lambda/{out['lambda_function_name']}"

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from ddbstream.local import terraform as tf
+from ddbstream.local.stack import WALKTHROUGH_OUTPUTS
 
-from .conftest import config_resources, normalise, resources
+from .conftest import ARN_OUTPUTS, config_resources, normalise, resources
 
 pytestmark = pytest.mark.terraform
 
@@ -52,22 +53,6 @@ ADDED_DEFAULTS: dict[str, Any] = {
     "log_level": "INFO",
     "lambda_package_path": None,
     "tags": {},
-}
-
-WALKTHROUGH_OUTPUTS = {
-    "dynamodb_table_name",
-    "lambda_log_group_name",
-    "s3_bucket_name",
-    "dlq_url",
-    "lambda_function_name",
-    "sns_topic_arn",
-}
-ARN_OUTPUTS = {
-    "dynamodb_table_arn",
-    "dynamodb_stream_arn",
-    "lambda_function_arn",
-    "dlq_arn",
-    "s3_bucket_arn",
 }
 
 # alarm resource name -> (namespace, metric name, dimension key)
@@ -146,7 +131,7 @@ def test_every_variable_is_typed_described_and_validated(default_plan: dict[str,
 
 def test_outputs_of_the_walkthrough_and_the_arns(default_plan: dict[str, Any]) -> None:
     outputs = default_plan["configuration"]["root_module"]["outputs"]
-    missing = (WALKTHROUGH_OUTPUTS | ARN_OUTPUTS) - set(outputs)
+    missing = {*WALKTHROUGH_OUTPUTS, *ARN_OUTPUTS} - set(outputs)
     assert not missing
     for name in outputs:
         assert outputs[name].get("description"), f"output {name} has no description"

@@ -70,6 +70,17 @@ LOCAL_VARIABLES: dict[str, Any] = {
     "kms_key_deletion_window_days": 7,
 }
 
+#: The Terraform outputs the seed README's walkthrough (and ``ddbstream demo``) read with
+#: ``output -raw NAME``: terraform/outputs.tf keeps them by these names.
+WALKTHROUGH_OUTPUTS: tuple[str, ...] = (
+    "dynamodb_table_name",
+    "lambda_log_group_name",
+    "s3_bucket_name",
+    "dlq_url",
+    "lambda_function_name",
+    "sns_topic_arn",
+)
+
 Say = Callable[[str], None]
 _DETACHED_ENV = "DDBSTREAM_UP_DETACHED"
 
