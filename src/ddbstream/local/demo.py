@@ -318,13 +318,9 @@ class Demo:
             self.notes = Notifications(self.sqs, self.sns, self.outputs["sns_topic_arn"])
             self.out(f"  table {self.table}, function {self.function}, bucket {self.bucket}")
             self.out(f"  notifications read through the SQS queue {NOTIFY_QUEUE} (subscribed)")
-            self.out(f'  try it yourself: eval "$(ddbstream env{self._sd()})"')
+            sd = stack.state_dir_flag(self.state_dir)
+            self.out(f'  try it yourself: eval "$(ddbstream env{sd})"')
         return step
-
-    def _sd(self) -> str:
-        return (
-            "" if self.state_dir == stack._default_or_none() else f" --state-dir {self.state_dir}"
-        )
 
     # -- 1. insert -------------------------------------------------------------------------------
 
@@ -666,10 +662,10 @@ class Demo:
             f"{FAIL} failed: {', '.join(failed)}" if failed else f"{OK} every step verified"
         )
         if self.started_stack:
+            sd = stack.state_dir_flag(self.state_dir)
             lines.append(
                 f"The local stack keeps running at {getattr(self, 'endpoint', '?')}: explore it "
-                f'with eval "$(ddbstream env{self._sd()})", '
-                f"stop it with ddbstream down{self._sd()}."
+                f'with eval "$(ddbstream env{sd})", stop it with ddbstream down{sd}.'
             )
         return "\n".join(lines)
 

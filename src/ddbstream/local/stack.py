@@ -199,17 +199,18 @@ def require_running(state_dir: Path) -> dict[str, Any]:
     if state is None:
         raise StackError(
             f"no local stack is running for the state directory {state_dir}: start one with "
-            f"`ddbstream up` (or `ddbstream up --detach`)"
-            + (f" --state-dir {state_dir}" if state_dir != _default_or_none() else "")
+            f"`ddbstream up` (or `ddbstream up --detach`){state_dir_flag(state_dir)}"
         )
     return state
 
 
-def _default_or_none() -> Path | None:
+def state_dir_flag(state_dir: Path) -> str:
+    """`` --state-dir DIR`` for the commands shown to the user; empty for the default one."""
     try:
-        return project_root() / ".ddbstream"
+        default: Path | None = project_root() / ".ddbstream"
     except StackError:
-        return None
+        default = None
+    return "" if state_dir == default else f" --state-dir {shlex.quote(str(state_dir))}"
 
 
 def read_outputs(state_dir: Path) -> dict[str, dict[str, Any]]:
@@ -532,7 +533,7 @@ def _up_lock(state_dir: Path) -> Iterator[bool]:
 
 
 def usage_text(state: dict[str, Any], state_dir: Path) -> str:
-    sd = "" if state_dir == _default_or_none() else f" --state-dir {shlex.quote(str(state_dir))}"
+    sd = state_dir_flag(state_dir)
     bin_dir = Path(sys.executable).parent
     found = shutil.which("ddbstream")
     path_line = (
