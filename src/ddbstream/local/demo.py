@@ -303,14 +303,11 @@ class Demo:
                 aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
                 region_name=env["AWS_DEFAULT_REGION"],
             )
-            self.client = lambda svc: session.client(svc, endpoint_url=self.endpoint)
-            self.ddb, self.s3, self.logs = self.client("dynamodb"), self.client("s3"), None
-            self.logs = self.client("logs")
-            self.lam, self.sqs, self.sns = (
-                self.client("lambda"),
-                self.client("sqs"),
-                self.client("sns"),
-            )
+            clients = [
+                session.client(svc, endpoint_url=self.endpoint)
+                for svc in ("dynamodb", "dynamodbstreams", "s3", "logs", "lambda", "sqs", "sns")
+            ]
+            self.ddb, self.streams, self.s3, self.logs, self.lam, self.sqs, self.sns = clients
             self.table = self.outputs["dynamodb_table_name"]
             self.bucket = self.outputs["s3_bucket_name"]
             self.function = self.outputs["lambda_function_name"]
@@ -521,8 +518,7 @@ class Demo:
 
     def _stream_keys(self, info: dict[str, Any]) -> list[Any]:
         """The keys of the stream records a DDBStreamBatchInfo points at (stream, shard, range)."""
-        streams = self.client("dynamodbstreams")
-        it = streams.get_shard_iterator(
+        it = self.streams.get_shard_iterator(
             StreamArn=info["streamArn"],
             ShardId=info["shardId"],
             ShardIteratorType="AT_SEQUENCE_NUMBER",
@@ -531,7 +527,7 @@ class Demo:
         end = int(info["endSequenceNumber"])
         keys: list[Any] = []
         for _ in range(20):
-            resp = streams.get_records(ShardIterator=it, Limit=100)
+            resp = self.streams.get_records(ShardIterator=it, Limit=100)
             for r in resp.get("Records", []):
                 if int(r["dynamodb"]["SequenceNumber"]) > end:
                     return keys
