@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ddbstream import packaging
 from ddbstream.local import emulator
 from ddbstream.local import terraform as tf
 
@@ -230,13 +231,6 @@ def output_values(state_dir: Path) -> dict[str, Any]:
     return tf.values_of(read_outputs(state_dir))
 
 
-def build_package(root: Path) -> Path:
-    """Build the Lambda zip the stack deploys (``ddbstream package``)."""
-    from ddbstream import packaging
-
-    return Path(packaging.build(root / "build" / "ddbstream-lambda.zip").path)
-
-
 # ---------------------------------------------------------------------------------------------
 # Progress while Terraform works
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +369,7 @@ class LocalStack:
 
         # 2. The Lambda package.
         t0 = time.monotonic()
-        zip_path = build_package(root)
+        zip_path = packaging.build(root / packaging.DEFAULT_OUTPUT).path  # `ddbstream package`
         self.timings["package"] = time.monotonic() - t0
         self.say(f"package    {_short(zip_path, root)}  ({self.timings['package']:.1f}s)")
 
