@@ -105,8 +105,8 @@ class FunctionSource:
         except Exception as e:
             raise FunctionNotAvailable(f"{function_arn}: code not available ({e})") from e
 
-    def code_dir(self, function_arn: str) -> tuple[str, str]:
-        """(directory of the unzipped code, its sha256 hex); one directory per code hash."""
+    def code_dir(self, function_arn: str) -> str:
+        """The directory of the unzipped code; one directory per code hash (sha256)."""
         data = self.code_bytes(function_arn)
         digest = hashlib.sha256(data).hexdigest()
         target = self.code_root / digest
@@ -124,11 +124,11 @@ class FunctionSource:
                     shutil.rmtree(tmp, ignore_errors=True)
                     if not target.is_dir():
                         raise
-        return str(target), digest
+        return str(target)
 
     def worker_spec(self, function_arn: str) -> tuple[WorkerSpec, dict[str, str]]:
         cfg = self.configuration(function_arn)
-        code_dir, _ = self.code_dir(cfg["FunctionArn"])
+        code_dir = self.code_dir(cfg["FunctionArn"])
         env_vars = dict((cfg.get("Environment") or {}).get("Variables") or {})
         name = cfg["FunctionName"]
         spec = WorkerSpec(

@@ -90,8 +90,6 @@ class Outcome:
 
     payload: Any = None
     error: dict[str, Any] | None = None
-    status_code: int = 200
-    executed_version: str = "$LATEST"
     request_id: str | None = None
 
     @property
@@ -100,8 +98,6 @@ class Outcome:
 
     def response_context(self) -> ResponseContext:
         return ResponseContext(
-            status_code=self.status_code,
-            executed_version=self.executed_version,
             function_error="Unhandled" if self.error is not None else None,
             request_id=self.request_id,
         )
@@ -113,8 +109,6 @@ class Decision:
     discarded: list[Discard] = field(default_factory=list)
     #: segments to invoke next, in this order, before any new batch
     retry: list[Segment] = field(default_factory=list)
-    #: why the batch (or part of it) failed, for logs: "function error", "partial", ...
-    failure: str | None = None
 
 
 def expired(segment: Segment, settings: Settings, now: float) -> tuple[Discard | None, Segment]:
@@ -175,36 +169,33 @@ def decide(segment: Segment, outcome: Outcome, settings: Settings) -> Decision:
     records = segment.records
     response = outcome.response_context()
     if outcome.failed:
-        return _failed(segment, response, settings, "function error")
+        return _failed(segment, response, settings)
     if not settings.report_batch_item_failures:
         return Decision(succeeded=list(records))
     idx = partial_failure_index(outcome.payload, records)
     if idx is None:
         return Decision(succeeded=list(records))
     if idx == 0:
-        return _failed(segment, response, settings, "batchItemFailures")
+        return _failed(segment, response, settings)
     done, rest = records[:idx], records[idx:]
     if settings.bisect_on_error:
         nxt = Segment(rest, segment.retries, 0, response)
-        return Decision(succeeded=list(done), retry=[nxt], failure="partial")
+        return Decision(succeeded=list(done), retry=[nxt])
     decision = _retry_or_discard(
         Segment(rest, segment.retries, segment.invokes, response), response, settings
     )
     decision.succeeded = list(done)
-    decision.failure = "partial"
     return decision
 
 
-def _failed(segment: Segment, response: ResponseContext, settings: Settings, why: str) -> Decision:
+def _failed(segment: Segment, response: ResponseContext, settings: Settings) -> Decision:
     records = segment.records
     if settings.bisect_on_error and len(records) > 1:
         half = (len(records) + 1) // 2
         first = Segment(records[:half], segment.retries, 0, response)
         second = Segment(records[half:], segment.retries, 0, response)
-        return Decision(retry=[first, second], failure=why)
-    decision = _retry_or_discard(segment, response, settings)
-    decision.failure = why
-    return decision
+        return Decision(retry=[first, second])
+    return _retry_or_discard(segment, response, settings)
 
 
 def _retry_or_discard(segment: Segment, response: ResponseContext, settings: Settings) -> Decision:

@@ -41,8 +41,6 @@ class StreamRecord:
     size: int  # bytes of the record's JSON in the event
     created: float  # ApproximateCreationDateTime, epoch seconds
     partition_key: str  # JSON of the partition key attribute value; chooses the lane
-    shard_id: str = ""
-    matched: bool = True  # False: skipped by the mapping's filter criteria
 
     @property
     def seq_int(self) -> int:
@@ -104,7 +102,7 @@ def record_size(record: dict[str, Any]) -> int:
 
 
 def stream_record(
-    raw: dict[str, Any], stream_arn: str, region: str, hash_key: str | None, shard_id: str = ""
+    raw: dict[str, Any], stream_arn: str, region: str, hash_key: str | None
 ) -> StreamRecord:
     rec = lambda_record(raw, stream_arn, region)
     keys = rec["dynamodb"].get("Keys", {})
@@ -118,7 +116,6 @@ def stream_record(
         size=record_size(rec),
         created=math.floor(created),
         partition_key=json.dumps(pk_value, sort_keys=True),
-        shard_id=shard_id,
     )
 
 

@@ -453,7 +453,7 @@ class ShardRunner:
         with self.lock:
             moved = False
             for raw in raws:
-                rec = stream_record(raw, m.cfg.stream_arn, region, m.hash_key, self.shard_id)
+                rec = stream_record(raw, m.cfg.stream_arn, region, m.hash_key)
                 self.progress.register(rec.seq)
                 if self.progress.already_done(rec.seq):
                     self.progress.mark_done([rec.seq])
