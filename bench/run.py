@@ -121,9 +121,33 @@ def main() -> int:
     pipeline(records)
     audit_path(records)
 
+    # per-stage inputs for the breakdown line: lines from decoded events, objects from lines
+    events = [decode_record(r) for r in records]
+    items = [(i, ev, event_to_line(ev)) for i, ev in enumerate(events)]
+
+    def lines_only(_: list[dict[str, Any]]) -> int:
+        return sum(len(event_to_line(ev)) for ev in events)
+
+    def objects_only(_: list[dict[str, Any]]) -> int:
+        return len(build_audit_objects("audit-logs/", items))
+
     # interleave the measurements so that a busy machine affects all of them alike
-    rates: dict[str, list[float]] = {"base": [], "audit": [], "pipe": [], "dec": []}
-    fns = {"base": baseline, "audit": audit_path, "pipe": pipeline, "dec": decode_only}
+    rates: dict[str, list[float]] = {
+        "base": [],
+        "audit": [],
+        "pipe": [],
+        "dec": [],
+        "lines": [],
+        "objs": [],
+    }
+    fns = {
+        "base": baseline,
+        "audit": audit_path,
+        "pipe": pipeline,
+        "dec": decode_only,
+        "lines": lines_only,
+        "objs": objects_only,
+    }
     for _ in range(runs):
         for name, fn in fns.items():
             t = time.perf_counter()
@@ -157,6 +181,12 @@ def main() -> int:
     )
     print(
         f"  ratio B / baseline: {pipe_best / base_best:.2f} best, {pipe_med / base_med:.2f} median"
+    )
+    us = {k: 1e6 / max(v) for k, v in rates.items()}
+    print(
+        f"  A by stage, us per change (best, each alone): decode {us['dec']:.1f}, "
+        f"lines {us['lines']:.1f}, objects (gzip, sha256) {us['objs']:.1f}; "
+        f"A {us['audit']:.1f}, baseline {us['base']:.1f}"
     )
     print()
     print(f"AWS calls per {N:,} changes")
