@@ -13,6 +13,7 @@ Files in the state directory::
     emulator.pickle   the emulator's state, saved on exit and restored by the next ``up``
     up.lock           held (flock) by the process serving the stack, for as long as it runs
     up.log            the log of a ``up --detach`` child
+    last-port         the emulator's port in the last run, which the next ``up`` prefers
     terraform/        Terraform's working directory and local state (the terraform driver)
     runtime/          the local runtime's checkpoints
 
@@ -57,6 +58,7 @@ OUTPUTS_FILE = "outputs.json"
 SNAPSHOT_FILE = "emulator.pickle"
 LOCK_FILE = "up.lock"
 LOG_FILE = "up.log"
+PORT_FILE = "last-port"
 TERRAFORM_DIR = "terraform"
 RUNTIME_DIR = "runtime"
 
@@ -500,7 +502,7 @@ def _short(path: Path, root: Path) -> str:
 
 def _previous_port(state_dir: Path) -> int | None:
     try:
-        return int(json.loads((state_dir / "last-port").read_text()))
+        return int(json.loads((state_dir / PORT_FILE).read_text()))
     except (OSError, ValueError):
         return None
 
@@ -678,7 +680,7 @@ def _serve(stack: LocalStack, state_dir: Path, say: Say) -> int:
                 )
                 return 130
             raise
-        (state_dir / "last-port").write_text(json.dumps(stack._emulator.port))
+        (state_dir / PORT_FILE).write_text(json.dumps(stack._emulator.port))
         state.update(
             status="ready",
             endpoint=stack.endpoint,
