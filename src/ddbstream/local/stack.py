@@ -248,6 +248,10 @@ def _seconds(took: str) -> float:
     return total
 
 
+#: Terraform's "<address>: <verb> complete after 5s" lines, and what they say happened.
+_COMPLETED = {"Creation": "created", "Modifications": "updated", "Destruction": "destroyed"}
+
+
 class TerraformProgress:
     """Turns Terraform's output into short progress lines: each resource as it completes, with
     the elapsed time, and a heartbeat while a resource takes long."""
@@ -265,23 +269,16 @@ class TerraformProgress:
         line = line.rstrip()
         text = line.strip("│╷╵ ").strip()
         elapsed = time.monotonic() - self.started
-        for verb in ("Creation", "Modifications", "Destruction", "Read"):
+        if ": Read complete" in text:  # a data source: not a change
+            return
+        for verb, action in _COMPLETED.items():
             marker = f": {verb} complete"
             if marker in text:
                 res, rest = text.split(marker, 1)
                 took = rest.split("after", 1)[1].split("[", 1)[0].strip() if "after" in rest else ""
-                action = {
-                    "Creation": "created",
-                    "Modifications": "updated",
-                    "Destruction": "destroyed",
-                    "Read": "read",
-                }[verb]
-                if verb != "Read":
-                    self.completed += 1
-                    self.durations[res] = _seconds(took)
-                    self.say(
-                        f"  [{elapsed:5.1f}s] {action:9} {res}" + (f" ({took})" if took else "")
-                    )
+                self.completed += 1
+                self.durations[res] = _seconds(took)
+                self.say(f"  [{elapsed:5.1f}s] {action:9} {res}" + (f" ({took})" if took else ""))
                 return
         if "Still creating..." in text or "Still modifying..." in text:
             if elapsed - self._last_heartbeat >= 10:
