@@ -169,7 +169,6 @@ class FunctionSource:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
-                "AWS_LAMBDA_LOG_STREAM_NAME": _new_stream_name(),
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.get('Runtime') or 'python3.12'}",
                 "LAMBDA_TASK_ROOT": spec.code_dir,
                 "_HANDLER": spec.handler,
@@ -177,12 +176,6 @@ class FunctionSource:
             }
         )
         return env
-
-
-def _new_stream_name() -> str:
-    from .worker import log_stream_name
-
-    return log_stream_name()
 
 
 class Telemetry:

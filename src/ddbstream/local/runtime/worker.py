@@ -82,7 +82,7 @@ def log_stream_name(now: float | None = None) -> str:
 class Worker:
     def __init__(self, spec: WorkerSpec, env: dict[str, str]) -> None:
         self.spec = spec
-        self.log_stream = env.get("AWS_LAMBDA_LOG_STREAM_NAME") or log_stream_name()
+        self.log_stream = log_stream_name()  # one per execution environment, as in Lambda
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._killed_by_runtime = False
         self._ready = False
@@ -90,8 +90,7 @@ class Worker:
         self.init_ms: float | None = None
         self._init_reported = False
         r, w = os.pipe()
-        env = dict(env)
-        env["_DDBSTREAM_MSG_FD"] = str(w)
+        env = {**env, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream, "_DDBSTREAM_MSG_FD": str(w)}
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-u", BOOTSTRAP],
