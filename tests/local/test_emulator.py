@@ -55,7 +55,7 @@ def test_tls_only_bucket_policy_still_admits_writes_and_other_denies_still_bite(
     )
     s3.put_object(Bucket=bucket, Key="audit-logs/x.ndjson.gz", Body=b"x")
     assert s3.get_object(Bucket=bucket, Key="audit-logs/x.ndjson.gz")["Body"].read() == b"x"
-    with pytest.raises(ClientError, match="Forbidden|AccessDenied"):
+    with pytest.raises(ClientError, match=r"Forbidden|AccessDenied"):
         s3.put_object(Bucket=bucket, Key="forbidden/x", Body=b"x")
 
 
