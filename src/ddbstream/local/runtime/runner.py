@@ -448,25 +448,25 @@ class ShardRunner:
 
     def _dispatch(self, raws: list[dict[str, Any]]) -> None:
         m = self.mapping
-        region = aws.split_arn(m.cfg.stream_arn)[1]
+        stream_arn = m.cfg.stream_arn
+        region = aws.split_arn(stream_arn)[1]
+        # converting and filtering need no lock: the lanes go on finishing batches meanwhile
+        records = [stream_record(raw, stream_arn, region, m.hash_key) for raw in raws]
+        wanted = [m.matches(rec.record) for rec in records]
         filtered = 0
+        done: list[str] = []  # done before a restart, or filtered out: marked once per page
         with self.lock:
-            moved = False
-            for raw in raws:
-                rec = stream_record(raw, m.cfg.stream_arn, region, m.hash_key)
+            for rec, matched in zip(records, wanted, strict=True):
                 self.progress.register(rec.seq)
                 if self.progress.already_done(rec.seq):
-                    self.progress.mark_done([rec.seq])
-                    moved = True
-                    continue
-                if not m.matches(rec.record):
-                    self.progress.mark_done([rec.seq])
+                    done.append(rec.seq)
+                elif not matched:
+                    done.append(rec.seq)
                     filtered += 1
-                    moved = True
-                    continue
-                lane = self.lanes[_lane_of(rec.partition_key, len(self.lanes))]
-                lane.pending.append(rec)
-            if moved:
+                else:
+                    self.lanes[_lane_of(rec.partition_key, len(self.lanes))].pending.append(rec)
+            if done:
+                self.progress.mark_done(done)
                 self._persist()
             self.wakeup.notify_all()
         if filtered:
