@@ -23,6 +23,15 @@ _TARGETS: dict[str, str] = {
 }
 
 
+def _add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="local state directory (default: $DDBSTREAM_STATE_DIR, else .ddbstream/ in the "
+        "project)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ddbstream",
@@ -60,11 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="emulator port (default: the last run's, else 4566, else a free one; 0: any free)",
     )
-    p.add_argument(
-        "--state-dir",
-        default=None,
-        help="local state directory (default: .ddbstream/ in the project)",
-    )
+    _add_state_dir(p)
     p.add_argument(
         "--detach", action="store_true", help="return once the stack is ready, leave it running"
     )
@@ -72,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "down", help="stop the local stack", description="Stop a running local stack cleanly."
     )
-    p.add_argument("--state-dir", default=None, help="local state directory")
+    _add_state_dir(p)
 
     p = sub.add_parser(
         "env",
@@ -80,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print `export` lines (AWS_ENDPOINT_URL, region, dummy credentials) for the "
         'local stack. Use: eval "$(ddbstream env)"',
     )
-    p.add_argument("--state-dir", default=None, help="local state directory")
+    _add_state_dir(p)
 
     p = sub.add_parser(
         "output",
@@ -91,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-raw", "--raw", action="store_true", help="print the bare string value")
     p.add_argument("-json", "--json", action="store_true", help="print JSON")
     p.add_argument("name", nargs="?", help="output name (default: all outputs)")
-    p.add_argument("--state-dir", default=None, help="local state directory")
+    _add_state_dir(p)
 
     p = sub.add_parser(
         "demo",
@@ -100,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(logs, audit objects, notifications), exercise error handling (DLQ) and a short burst "
         "of activity, then summarise what each step verified and where the time went.",
     )
-    p.add_argument("--state-dir", default=None, help="local state directory")
+    _add_state_dir(p)
     p.add_argument("--burst", type=int, default=200, help="changes in the activity burst")
     sub.add_parser(
         "handler-demo",
