@@ -32,19 +32,18 @@ log = logging.getLogger("ddbstream.local.runtime")
 DUMMY_KEY = "testing"
 
 
-def make_session_clients(
-    endpoint: str, region: str, credentials: tuple[str, str] | None = None
-) -> Any:
-    return _Clients(endpoint, region, credentials or (DUMMY_KEY, DUMMY_KEY))
+class Clients:
+    """boto3 clients bound to the emulator (thread-safe; created once).
 
+    ``credentials`` (access key id, secret): the dummy pair by default.
+    """
 
-class _Clients:
-    """boto3 clients bound to the emulator (thread-safe; created once)."""
-
-    def __init__(self, endpoint: str, region: str, credentials: tuple[str, str]) -> None:
+    def __init__(
+        self, endpoint: str, region: str, credentials: tuple[str, str] | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.region = region
-        self.access_key, self.secret_key = credentials
+        self.access_key, self.secret_key = credentials or (DUMMY_KEY, DUMMY_KEY)
         session = boto3.session.Session()
         cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
         kw = dict(
@@ -75,7 +74,7 @@ class FunctionNotAvailable(Exception):
 class FunctionSource:
     """The deployed function: its configuration (boto3) and the code bytes of the emulator."""
 
-    def __init__(self, clients: _Clients, state_dir: Path) -> None:
+    def __init__(self, clients: Clients, state_dir: Path) -> None:
         self.clients = clients
         self.code_root = state_dir / "code"
         self.code_root.mkdir(parents=True, exist_ok=True)
@@ -181,7 +180,7 @@ class FunctionSource:
 class Telemetry:
     """The function's CloudWatch Logs and AWS/Lambda metrics, written to the emulator."""
 
-    def __init__(self, clients: _Clients) -> None:
+    def __init__(self, clients: Clients) -> None:
         self.clients = clients
         self._lock = threading.Lock()
         self._streams: set[tuple[str, str]] = set()
@@ -280,7 +279,7 @@ def forget_shard_iterator(stream_arn: str, iterator: str) -> None:
         dynamodbstreams_backends[account][region].shard_iterators.pop(iterator, None)
 
 
-def send_to_destination(clients: _Clients, destination_arn: str, document: dict[str, Any]) -> None:
+def send_to_destination(clients: Clients, destination_arn: str, document: dict[str, Any]) -> None:
     """Send an on-failure record to an SQS queue or SNS topic (raises on failure)."""
     service, _, account, resource = split_arn(destination_arn)
     body = json.dumps(document)

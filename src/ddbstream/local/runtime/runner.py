@@ -43,7 +43,7 @@ _ABORTED = object()
 class Services:
     """What every runner shares."""
 
-    clients: Any
+    clients: aws.Clients
     functions: aws.FunctionSource
     telemetry: aws.Telemetry
     pool: WorkerPool

@@ -63,7 +63,7 @@ class Runtime:
         self.refresh_interval = refresh_interval
         self.worker_idle_timeout = worker_idle_timeout
         self._select = select
-        clients = aws.make_session_clients(endpoint, region, credentials)
+        clients = aws.Clients(endpoint, region, credentials)
         self.services = Services(
             clients=clients,
             functions=aws.FunctionSource(clients, self.state_dir),
