@@ -136,12 +136,8 @@ def run() -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     started = time.monotonic()
-    emu = emulator.start()
-    try:
-        with _env(**emulator.client_env(emu.endpoint)):
-            return _walkthrough(emu.endpoint, started)
-    finally:
-        emu.stop()
+    with emulator.running() as emu, _env(**emulator.client_env(emu.endpoint)):
+        return _walkthrough(emu.endpoint, started)
 
 
 def _walkthrough(endpoint: str, started: float) -> int:
