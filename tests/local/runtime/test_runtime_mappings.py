@@ -279,3 +279,32 @@ def test_invalid_filter_criteria_pause_the_mapping_without_losing_records(lab):
     lab.lam.update_event_source_mapping(UUID=uuid, FilterCriteria=good)
     assert rt.wait_idle(20)
     assert lab.delivered() == ["a"]
+
+
+def test_mapping_changes_reach_the_running_runtime(lab):
+    # A change to the mapping applies without a restart: a record retried without limit is
+    # given up on once MaximumRetryAttempts and an on-failure destination are set.
+    lab.table()
+    lab.function(
+        """
+def handler(event, context):
+    record(event)
+    if "bad" in [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]:
+        raise ValueError("bad")
+"""
+    )
+    url, arn = lab.queue()
+    uuid = lab.mapping()
+    rt = lab.runtime()
+    lab.put("bad")
+    assert lab.wait_for(lambda: len(lab.calls()) >= 2)  # failing, retried (no retry limit)
+    lab.lam.update_event_source_mapping(
+        UUID=uuid, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": arn}}
+    )
+    assert rt.wait_idle(20)
+    (doc,) = lab.messages(url, want=1)
+    assert doc["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    lab.put("good")
+    assert rt.wait_idle(20)
+    assert lab.delivered()[-1] == "good"
+    assert not any(e["type"] == "mapping-stopped" for e in lab.events)  # not restarted
