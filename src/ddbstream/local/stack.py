@@ -98,19 +98,15 @@ class StackError(Exception):
 
 
 def project_root() -> Path:
-    """The checkout holding ``terraform/``: the working directory or one of its parents, else
-    the checkout this package was installed from (an editable install)."""
-    here = Path.cwd().resolve()
-    for d in (here, *here.parents):
-        if (d / "terraform").is_dir() and (d / "pyproject.toml").is_file():
-            return d
-    src_root = Path(__file__).resolve().parents[3]
-    if (src_root / "terraform").is_dir():
-        return src_root
-    raise StackError(
-        "cannot find the project (a directory with terraform/ and pyproject.toml): run ddbstream "
-        "from the ddbstream checkout"
-    )
+    """The checkout holding ``terraform/`` (one rule for the whole local stack: see
+    :func:`ddbstream.local.terraform.project_root`)."""
+    try:
+        return tf.project_root()
+    except tf.TerraformError as exc:
+        raise StackError(
+            "cannot find the project (a directory with terraform/versions.tf): run ddbstream "
+            "from the ddbstream checkout, or install it in editable mode from there"
+        ) from exc
 
 
 def state_dir_of(arg: str | os.PathLike[str] | None) -> Path:

@@ -96,7 +96,11 @@ class TerraformError(RuntimeError):
 
 
 def project_root() -> Path:
-    """The repository root: the nearest directory above this file (or the cwd) with terraform/."""
+    """The repository root: the nearest directory above this file with terraform/ (an editable
+    install: the checkout the running code comes from), else above the working directory.
+
+    The package first, so the .tf files, the Lambda zip and the state directory all come from
+    the checkout whose code is running."""
     for start in (Path(__file__).resolve(), Path.cwd().resolve()):
         for d in (start, *start.parents):
             if (d / "terraform" / "versions.tf").is_file():
