@@ -105,16 +105,16 @@ def stream_record(
     raw: dict[str, Any], stream_arn: str, region: str, hash_key: str | None
 ) -> StreamRecord:
     rec = lambda_record(raw, stream_arn, region)
-    keys = rec["dynamodb"].get("Keys", {})
+    ddb = rec["dynamodb"]
+    keys = ddb.get("Keys", {})
     pk_value = keys.get(hash_key) if hash_key else None
     if pk_value is None:
         pk_value = keys
-    created = _epoch(raw.get("dynamodb", {}).get("ApproximateCreationDateTime", 0))
     return StreamRecord(
-        seq=str(rec["dynamodb"]["SequenceNumber"]),
+        seq=str(ddb["SequenceNumber"]),
         record=rec,
         size=record_size(rec),
-        created=math.floor(created),
+        created=ddb.get("ApproximateCreationDateTime", 0.0),  # whole seconds, as in the event
         partition_key=json.dumps(pk_value, sort_keys=True),
     )
 
