@@ -308,3 +308,28 @@ def handler(event, context):
     assert rt.wait_idle(20)
     assert lab.delivered()[-1] == "good"
     assert not any(e["type"] == "mapping-stopped" for e in lab.events)  # not restarted
+
+
+def test_a_deleted_mappings_checkpoints_are_forgotten_after_its_last_batch(lab):
+    # The mapping is deleted while a batch is in flight: that batch still finishes, and its
+    # checkpoint must not bring the deleted mapping back into the checkpoint file.
+    lab.table()
+    lab.function(
+        """
+import time
+def handler(event, context):
+    record(event)
+    time.sleep(1.0)
+""",
+        timeout=5,
+    )
+    uuid = lab.mapping()
+    rt = lab.runtime()
+    lab.put("a")
+    assert lab.wait_for(lambda: len(lab.calls()) == 1)  # in flight
+    lab.lam.delete_event_source_mapping(UUID=uuid)
+    assert lab.wait_for(lambda: uuid not in rt.mappings())
+    rt.stop(timeout=10)  # lets the in-flight batch finish
+    assert any(e["type"] == "invoke" for e in lab.events)
+    state = json.loads((lab.state_dir / "checkpoints.json").read_text())
+    assert uuid not in state["mappings"]

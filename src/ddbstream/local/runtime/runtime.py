@@ -182,8 +182,7 @@ class Runtime:
         with self._lock:
             for uuid_ in list(self._runners):
                 if uuid_ not in seen:
-                    self._retire(self._runners[uuid_], "deleted")
-                    self.services.store.forget(uuid_)
+                    self._retire(self._runners[uuid_], "deleted", forget=True)
 
     def mappings(self) -> list[str]:
         """UUIDs of the mappings being executed."""
@@ -213,12 +212,19 @@ class Runtime:
                 return out
             kw["Marker"] = marker
 
-    def _retire(self, runner: MappingRunner, why: str) -> None:
+    def _retire(self, runner: MappingRunner, why: str, *, forget: bool = False) -> None:
+        """Stop ``runner`` in the background; ``forget``: then drop its checkpoints (deleted)."""
         self._runners.pop(runner.cfg.uuid, None)
         runner.stopping.set()
         for s in list(runner.shards.values()):
             s.wake()
-        t = threading.Thread(target=runner.stop, args=(900.0,), daemon=True, name="esm-stop")
+
+        def finish() -> None:
+            runner.stop(900.0)  # an in-flight batch still finishes, and checkpoints
+            if forget:
+                self.services.store.forget(runner.cfg.uuid)
+
+        t = threading.Thread(target=finish, daemon=True, name="esm-stop")
         t.start()
         self._retiring[runner.cfg.uuid] = t
         self.services.emit({"type": "mapping-stopped", "mapping": runner.cfg.uuid, "reason": why})
