@@ -281,23 +281,23 @@ class WorkerPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("worker pool is closed")
-            idle = self._idle.get(spec.function_arn, [])
             keep = []
-            for w in idle:
-                if chosen is None and w.alive and w.spec.fingerprint == spec.fingerprint:
-                    chosen = w
-                elif w.alive and w.spec.fingerprint == spec.fingerprint:
-                    keep.append(w)
-                else:
+            for w in self._idle.get(spec.function_arn, []):
+                if not (w.alive and w.spec.fingerprint == spec.fingerprint):
                     stale.append(w)
+                elif chosen is None:
+                    chosen = w
+                else:
+                    keep.append(w)
             self._idle[spec.function_arn] = keep
         for w in stale:
             w.kill()
+        cold = chosen is None
         if chosen is None:
             chosen = Worker(spec, env)
-            with self._lock:
-                self.started += 1
         with self._lock:
+            if cold:
+                self.started += 1
             self._busy.add(chosen)
             if self._closed:
                 chosen.kill(by_runtime=True)
