@@ -153,6 +153,23 @@ def test_import_error_is_a_function_error_until_the_code_is_fixed(lab):
     assert errors and errors[0]["error"] == "Runtime.ImportModuleError"
 
 
+def test_malformed_and_missing_handlers_are_init_errors_as_in_lambda(lab):
+    lab.table()
+    lab.function(VERSIONED.format(version="v1"), handler="nodot")
+    lab.mapping()
+    lab.put("a")
+    lab.runtime()
+
+    def errors() -> list[str]:
+        return [e["error"] for e in lab.events if e["type"] == "invoke" and e["error"]]
+
+    assert lab.wait_for(lambda: len(errors()) >= 1)
+    assert errors()[0] == "Runtime.MalformedHandlerName"
+    lab.lam.update_function_configuration(FunctionName=lab.function_name, Handler="handler.nope")
+    assert lab.wait_for(lambda: "Runtime.HandlerNotFound" in errors())
+    assert lab.calls() == []  # never reached the handler
+
+
 def test_logs_go_to_the_functions_log_group(lab):
     lab.table()
     lab.function(

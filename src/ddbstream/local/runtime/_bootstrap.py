@@ -128,30 +128,31 @@ def _log_error(err):
 def _load_handler(spec):
     module_name, _, func_name = spec.rpartition(".")
     if not module_name or not func_name:
-        raise ValueError(f"Bad handler '{spec}': not enough values to unpack")
+        message = f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)"
+        raise _InitError.of("Runtime.MalformedHandlerName", message)
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except Exception as exc:
         err = _error(exc, "Runtime.ImportModuleError")
         err["errorMessage"] = f"Unable to import module '{module_name}': {exc}"
-        raise _InitError(err, exc) from exc
+        raise _InitError(err) from exc
     fn = getattr(module, func_name, None)
     if fn is None:
-        err = {
-            "errorMessage": f"Handler '{func_name}' missing on module '{module_name}'",
-            "errorType": "Runtime.HandlerNotFound",
-            "requestId": "",
-            "stackTrace": [],
-        }
-        raise _InitError(err, None)
+        message = f"Handler '{func_name}' missing on module '{module_name}'"
+        raise _InitError.of("Runtime.HandlerNotFound", message)
     return fn
 
 
 class _InitError(Exception):
-    def __init__(self, err, cause):
+    def __init__(self, err):
         super().__init__(err["errorMessage"])
         self.err = err
-        self.cause = cause
+
+    @classmethod
+    def of(cls, error_type, message):
+        return cls(
+            {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
+        )
 
 
 def main():
