@@ -331,3 +331,18 @@ def test_a_larger_batch_publishes_every_notification_once(stack: Stack) -> None:
     assert users == [f"u{i:02d}" for i in range(25)]
     (key,) = stack.objects("audit-logs/")
     assert len(stack.audit_rows(key)) == 25
+
+
+def test_unreachable_endpoint_reports_every_record_and_returns(stack: Stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Nothing listens at the endpoint: after botocore's retries the handler still returns, and
+    every record is reported for retry (none is lost)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed}")
+    handler.reset()
+    records = batch()
+    result = invoke(records)
+    assert result == {"batchItemFailures": [{"itemIdentifier": seq(i)} for i in (1, 2, 3, 4)]}
