@@ -51,18 +51,25 @@ def event_time_iso(ev: ChangeEvent) -> str:
     return s
 
 
-def event_to_dict(ev: ChangeEvent) -> dict[str, Any]:
-    """The audit line's fields (also the body of a notification)."""
+def _variable_fields(ev: ChangeEvent) -> dict[str, Any]:
+    """The fields whose JSON needs the encoder (keys, images, diff), in the line's order."""
     return {
-        "event_id": ev.event_id,
-        "event_name": ev.event_name,
-        "table_name": ev.table_name,
         "keys": ev.keys,
         "new_image": ev.new_image,
         "old_image": ev.old_image,
         "added_attributes": ev.added,
         "removed_attributes": ev.removed,
         "changed_attributes": ev.changed,
+    }
+
+
+def event_to_dict(ev: ChangeEvent) -> dict[str, Any]:
+    """The audit line's fields (also the body of a notification)."""
+    return {
+        "event_id": ev.event_id,
+        "event_name": ev.event_name,
+        "table_name": ev.table_name,
+        **_variable_fields(ev),
         "sequence_number": ev.sequence_number,
         "event_time": event_time_iso(ev),
         "approximate_creation_time": ev.approximate_creation_time,
@@ -146,17 +153,7 @@ def _names(names: Sequence[str] | None) -> str:
 
 def _variable_json(ev: ChangeEvent) -> str:
     """The keys, images and diff fields as one JSON text without its braces (via dumps)."""
-    body = dumps(
-        {
-            "keys": ev.keys,
-            "new_image": ev.new_image,
-            "old_image": ev.old_image,
-            "added_attributes": ev.added,
-            "removed_attributes": ev.removed,
-            "changed_attributes": ev.changed,
-        }
-    )
-    return body[1:-1]
+    return dumps(_variable_fields(ev))[1:-1]
 
 
 @dataclass(frozen=True, slots=True)
