@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import boto3
@@ -15,16 +14,12 @@ from ddbstream.local import emulator
 def moto_endpoint() -> Iterator[str]:
     """Endpoint of an in-process moto server; AWS env vars point at it for the whole session."""
     emu = emulator.start()
-    saved = {k: os.environ.get(k) for k in emulator.client_env(emu.endpoint)}
-    os.environ.update(emulator.client_env(emu.endpoint))
     try:
-        yield emu.endpoint
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in emulator.client_env(emu.endpoint).items():
+                mp.setenv(name, value)
+            yield emu.endpoint
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         emu.stop()
 
 
