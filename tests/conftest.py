@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
-from ddbstream.local import emulator
+from ddbstream.local import clients, emulator
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +15,7 @@ def moto_endpoint() -> Iterator[str]:
     emu = emulator.start()
     try:
         with pytest.MonkeyPatch.context() as mp:
-            for name, value in emulator.client_env(emu.endpoint).items():
+            for name, value in clients.env(emu.endpoint).items():
                 mp.setenv(name, value)
             yield emu.endpoint
     finally:
@@ -27,13 +26,4 @@ def moto_endpoint() -> Iterator[str]:
 def aws_client(moto_endpoint: str):  # type: ignore[no-untyped-def]
     """Factory for boto3 clients bound to the session's moto server."""
 
-    def make(service: str):  # type: ignore[no-untyped-def]
-        return boto3.client(
-            service,
-            endpoint_url=moto_endpoint,
-            region_name=emulator.REGION,
-            aws_access_key_id=emulator.ACCESS_KEY,
-            aws_secret_access_key=emulator.SECRET_KEY,
-        )
-
-    return make
+    return clients.Clients(moto_endpoint)

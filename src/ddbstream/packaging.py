@@ -1,10 +1,11 @@
 """``ddbstream package``: the Lambda deployment zip, built reproducibly.
 
 The zip holds the ``ddbstream`` package's source as the function needs it: everything under
-``ddbstream/`` except the local stack (``ddbstream/local/``), the command line (``cli.py``),
-this module and compiled files. The same source always gives the same bytes: entries sorted,
-timestamps fixed at 1980-01-01 00:00:00 (the earliest a zip can hold), permissions fixed at
-0644, one compression level. So Terraform's ``source_code_hash`` (``filebase64sha256`` of the
+``ddbstream/`` except the local stack (``ddbstream/local/``), the command line
+(``ddbstream/cli/``), the operations verbs (``ddbstream/ops/``), this module and compiled
+files. The same source always gives the same bytes: entries sorted, timestamps fixed at
+1980-01-01 00:00:00 (the earliest a zip can hold), permissions fixed at 0644, one
+compression level. So Terraform's ``source_code_hash`` (``filebase64sha256`` of the
 zip) changes only when the code does, and an unchanged package is never redeployed.
 
 The function needs no third-party code: boto3 comes with the Lambda Python runtime. The zip
@@ -18,10 +19,11 @@ import argparse
 import base64
 import hashlib
 import os
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from ddbstream.errors import UserError
 
 PACKAGE = "ddbstream"
 DEFAULT_OUTPUT = Path("build") / "ddbstream-lambda.zip"
@@ -33,12 +35,15 @@ COMPRESSION = zipfile.ZIP_DEFLATED
 COMPRESS_LEVEL = 9
 
 #: Paths (relative to the package directory, POSIX form) left out of the function's zip.
-EXCLUDED_DIRS = frozenset({"local", "__pycache__"})
-EXCLUDED_FILES = frozenset({"cli.py", "packaging.py"})
+#: Directories are left out at the top level (``local/``, ``cli/``, ``ops/``) or anywhere
+#: (``__pycache__``).
+EXCLUDED_TOP_DIRS = frozenset({"local", "cli", "ops"})
+EXCLUDED_DIRS = frozenset({"__pycache__"})
+EXCLUDED_FILES = frozenset({"packaging.py"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 
-class PackagingError(RuntimeError):
+class PackagingError(UserError):
     """The package cannot be built; the message says why."""
 
 
@@ -67,6 +72,8 @@ def package_source_dir() -> Path:
 def _included(rel: PurePosixPath) -> bool:
     if any(part in EXCLUDED_DIRS or part.startswith(".") for part in rel.parts):
         return False
+    if len(rel.parts) > 1 and rel.parts[0] in EXCLUDED_TOP_DIRS:
+        return False
     if len(rel.parts) == 1 and rel.name in EXCLUDED_FILES:
         return False
     return not rel.name.endswith(EXCLUDED_SUFFIXES)
@@ -83,7 +90,14 @@ def collect(source: Path) -> list[tuple[str, Path]]:
         )
     found: list[tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith(".")]
+        top = Path(dirpath) == source
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if d not in EXCLUDED_DIRS
+            and not d.startswith(".")
+            and not (top and d in EXCLUDED_TOP_DIRS)
+        ]
         for name in filenames:
             path = Path(dirpath) / name
             rel = PurePosixPath(path.relative_to(source).as_posix())
@@ -135,8 +149,7 @@ def cmd_package(args: argparse.Namespace) -> int:
     try:
         info = build(output)
     except (PackagingError, OSError) as exc:
-        print(f"ddbstream package: {exc}", file=sys.stderr)
-        return 1
+        raise UserError(f"package: {exc}") from exc
     print(f"path:           {info.path}")
     print(f"size:           {info.size} bytes ({len(info.entries)} files)")
     print(f"sha256:         {info.sha256}")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ddbstream.local import emulator, stack
+from ddbstream.local import clients, stack
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -42,7 +42,7 @@ class LocalStackHandle:
         """Environment for subprocesses: the venv's tools first on PATH, the stack's AWS
         variables, and DDBSTREAM_STATE_DIR so that plain `ddbstream output` finds it."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(emulator.client_env(self.endpoint, self.state.get("region", emulator.REGION)))
+        env.update(clients.env(self.endpoint, self.region))
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
         env["DDBSTREAM_STATE_DIR"] = str(self.state_dir)
         env["AWS_EC2_METADATA_DISABLED"] = "true"
@@ -71,15 +71,11 @@ class LocalStackHandle:
         )
 
     def client(self, service: str) -> Any:
-        import boto3
+        return clients.client(service, self.endpoint, region=self.region)
 
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=emulator.REGION,
-            aws_access_key_id=emulator.ACCESS_KEY,
-            aws_secret_access_key=emulator.SECRET_KEY,
-        )
+    @property
+    def region(self) -> str:
+        return str(self.state.get("region", clients.REGION))
 
     def refresh(self) -> None:
         state = stack.find_running(self.state_dir)

@@ -126,21 +126,20 @@ def test_terraform_progress_lines() -> None:
 
 SNAPSHOT_WRITE = textwrap.dedent(
     """
-    import sys, boto3
+    import sys
     from pathlib import Path
-    from ddbstream.local import emulator, snapshot
+    from ddbstream.local import clients, emulator, snapshot
     emu = emulator.start()
-    kw = dict(endpoint_url=emu.endpoint, region_name="us-east-1",
-              aws_access_key_id="t", aws_secret_access_key="t")
-    ddb = boto3.client("dynamodb", **kw)
+    c = clients.Clients(emu.endpoint)
+    ddb = c("dynamodb")
     ddb.create_table(TableName="T", BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
     ddb.put_item(TableName="T", Item={"k": {"S": "before"}})
-    boto3.client("sqs", **kw).create_queue(QueueName="q")
-    boto3.client("kms", **kw).create_key()
-    s3 = boto3.client("s3", **kw)
+    c("sqs").create_queue(QueueName="q")
+    c("kms").create_key()
+    s3 = c("s3")
     s3.create_bucket(Bucket="bucket-1")
     s3.put_object(Bucket="bucket-1", Key="audit-logs/a", Body=b"audit")
     snapshot.save(Path(sys.argv[1]))
@@ -150,27 +149,26 @@ SNAPSHOT_WRITE = textwrap.dedent(
 
 SNAPSHOT_READ = textwrap.dedent(
     """
-    import sys, boto3, json
+    import sys, json
     from pathlib import Path
-    from ddbstream.local import emulator, snapshot
+    from ddbstream.local import clients, emulator, snapshot
     emulator.patch_moto()
     restored = snapshot.load(Path(sys.argv[1]))
     emu = emulator.start()
-    kw = dict(endpoint_url=emu.endpoint, region_name="us-east-1",
-              aws_access_key_id="t", aws_secret_access_key="t")
-    ddb = boto3.client("dynamodb", **kw)
+    c = clients.Clients(emu.endpoint)
+    ddb = c("dynamodb")
     ddb.put_item(TableName="T", Item={"k": {"S": "after"}})
-    streams = boto3.client("dynamodbstreams", **kw)
+    streams = c("dynamodbstreams")
     arn = ddb.describe_table(TableName="T")["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
                                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     records = streams.get_records(ShardIterator=it)["Records"]
     keys = [r["dynamodb"]["Keys"]["k"]["S"] for r in records]
-    body = boto3.client("s3", **kw).get_object(Bucket="bucket-1", Key="audit-logs/a")["Body"].read()
+    body = c("s3").get_object(Bucket="bucket-1", Key="audit-logs/a")["Body"].read()
     print(json.dumps({"restored": restored, "stream": keys, "body": body.decode(),
-                      "queues": boto3.client("sqs", **kw).list_queues().get("QueueUrls", []),
-                      "keys": len(boto3.client("kms", **kw).list_keys()["Keys"])}))
+                      "queues": c("sqs").list_queues().get("QueueUrls", []),
+                      "keys": len(c("kms").list_keys()["Keys"])}))
     emu.stop()
     """
 )

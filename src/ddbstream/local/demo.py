@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ddbstream.local import emulator, stack
+from ddbstream.local import clients, stack
 
 BUDGET_SECONDS = 180.0
 NOTIFY_QUEUE = "ddbstream-demo-notifications"
@@ -295,19 +295,11 @@ class Demo:
                 + ", ".join(f"{k}={json.dumps(v)}" for k, v in variables.items())
             )
             self.outputs = stack.output_values(self.state_dir)
-            env = emulator.client_env(self.endpoint, state.get("region", emulator.REGION))
-            import boto3
-
-            session = boto3.session.Session(
-                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                region_name=env["AWS_DEFAULT_REGION"],
-            )
-            clients = [
-                session.client(svc, endpoint_url=self.endpoint)
+            made = clients.Clients(self.endpoint, region=state.get("region", clients.REGION))
+            self.ddb, self.streams, self.s3, self.logs, self.lam, self.sqs, self.sns = (
+                made(svc)
                 for svc in ("dynamodb", "dynamodbstreams", "s3", "logs", "lambda", "sqs", "sns")
-            ]
-            self.ddb, self.streams, self.s3, self.logs, self.lam, self.sqs, self.sns = clients
+            )
             self.table = self.outputs["dynamodb_table_name"]
             self.bucket = self.outputs["s3_bucket_name"]
             self.function = self.outputs["lambda_function_name"]
@@ -683,10 +675,6 @@ def run_demo(state_dir: Path, burst: int, out: Printer | None = None) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    try:
-        state_dir = stack.state_dir_of(args.state_dir)
-    except stack.StackError as exc:
-        print(f"ddbstream demo: {exc}", file=sys.stderr)
-        return 1
+    state_dir = stack.state_dir_of(args.state_dir)
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     return run_demo(state_dir, args.burst)

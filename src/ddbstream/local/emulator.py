@@ -20,10 +20,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-ACCESS_KEY = "testing"
-SECRET_KEY = "testing"
+from ddbstream.local.clients import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY
+
+__all__ = [
+    "ACCESS_KEY",
+    "ACCOUNT_ID",
+    "REGION",
+    "SECRET_KEY",
+    "Emulator",
+    "free_port",
+    "patch_moto",
+    "running",
+    "start",
+]
 
 _patch_lock = threading.Lock()
 _patched = False
@@ -108,7 +117,8 @@ def _requires_insecure_transport(condition: Any) -> bool:
     return False
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (the kernel's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -136,21 +146,10 @@ def start(host: str = "127.0.0.1", port: int | None = None) -> Emulator:
     patch_moto()
     from moto.server import ThreadedMotoServer
 
-    chosen = port if port is not None else _free_port(host)
+    chosen = port if port is not None else free_port(host)
     server = ThreadedMotoServer(ip_address=host, port=chosen, verbose=False)
     server.start()
     return Emulator(host=host, port=chosen, _server=server)
-
-
-def client_env(endpoint: str, region: str = REGION) -> dict[str, str]:
-    """Environment variables that point the AWS CLI and boto3 at ``endpoint``."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_REGION": region,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-    }
 
 
 @contextlib.contextmanager

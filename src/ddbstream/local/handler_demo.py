@@ -132,20 +132,18 @@ def _describe_failures(result: Any) -> str:
 
 
 def run() -> int:
-    from ddbstream.local import emulator
+    from ddbstream.local import clients, emulator
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     started = time.monotonic()
-    with emulator.running() as emu, _env(**emulator.client_env(emu.endpoint)):
+    with emulator.running() as emu, _env(**clients.env(emu.endpoint)):
         return _walkthrough(emu.endpoint, started)
 
 
 def _walkthrough(endpoint: str, started: float) -> int:
-    import boto3
+    from ddbstream.local import clients
 
-    s3 = boto3.client("s3")
-    sns = boto3.client("sns")
-    sqs = boto3.client("sqs")
+    s3, sns, sqs = (clients.client(svc, endpoint) for svc in ("s3", "sns", "sqs"))
     suffix = uuid.uuid4().hex[:8]  # moto's state is per process: never collide with another run
     bucket = f"ddbstream-demo-audit-{suffix}"
     s3.create_bucket(Bucket=bucket)

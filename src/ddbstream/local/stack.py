@@ -49,7 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from ddbstream import packaging
-from ddbstream.local import emulator
+from ddbstream.errors import UserError
+from ddbstream.local import clients, emulator
 from ddbstream.local import terraform as tf
 
 DEFAULT_PORT = 4566
@@ -88,7 +89,7 @@ Say = Callable[[str], None]
 _DETACHED_ENV = "DDBSTREAM_UP_DETACHED"
 
 
-class StackError(Exception):
+class StackError(UserError):
     """The local stack cannot do what was asked; the message says why and what to do."""
 
 
@@ -312,14 +313,14 @@ def choose_port(requested: int | None, previous: int | None) -> int:
     are in the restored state), else 4566, else any free port."""
     if requested is not None:
         if requested == 0:
-            return emulator._free_port("127.0.0.1")
+            return emulator.free_port()
         if not _port_free(requested):
             raise StackError(f"port {requested} is in use: choose another with --port")
         return requested
     for candidate in (previous, DEFAULT_PORT):
         if candidate and _port_free(candidate):
             return candidate
-    return emulator._free_port("127.0.0.1")
+    return emulator.free_port()
 
 
 @dataclass
@@ -709,38 +710,34 @@ def _say_flush(text: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    try:
-        state_dir = state_dir_of(args.state_dir)
-        running = find_running(state_dir)
-        if running is not None:
-            print(
-                f"A local stack is already running (pid {running['pid']}) at "
-                f"{running['endpoint']}: reusing it.\n"
-            )
-            print(usage_text(running, state_dir))
-            return 0
-        if getattr(args, "detach", False):
-            state, started = start_detached(state_dir, port=args.port, say=_say_flush)
-            if not started:
-                print(f"A local stack is already running at {state['endpoint']}: reusing it.")
+    state_dir = state_dir_of(args.state_dir)
+    running = find_running(state_dir)
+    if running is not None:
+        print(
+            f"A local stack is already running (pid {running['pid']}) at "
+            f"{running['endpoint']}: reusing it.\n"
+        )
+        print(usage_text(running, state_dir))
+        return 0
+    if getattr(args, "detach", False):
+        state, started = start_detached(state_dir, port=args.port, say=_say_flush)
+        if not started:
+            print(f"A local stack is already running at {state['endpoint']}: reusing it.")
+        print(usage_text(state, state_dir))
+        print(
+            f"\nIt runs in the background (pid {state['pid']}, log {state_dir / LOG_FILE});"
+            " `ddbstream down` stops it."
+        )
+        return 0
+    with _up_lock(state_dir) as mine:
+        if not mine:
+            print(f"A local stack is starting in {state_dir}: waiting for it ...")
+            state = _wait_for_ready(state_dir, 600)
+            print(f"It is running (pid {state['pid']}): reusing it.\n")
             print(usage_text(state, state_dir))
-            print(
-                f"\nIt runs in the background (pid {state['pid']}, log {state_dir / LOG_FILE});"
-                " `ddbstream down` stops it."
-            )
             return 0
-        with _up_lock(state_dir) as mine:
-            if not mine:
-                print(f"A local stack is starting in {state_dir}: waiting for it ...")
-                state = _wait_for_ready(state_dir, 600)
-                print(f"It is running (pid {state['pid']}): reusing it.\n")
-                print(usage_text(state, state_dir))
-                return 0
-            stack = LocalStack(state_dir=state_dir, port=args.port, say=_say_flush)
-            return _serve(stack, state_dir, _say_flush)
-    except StackError as exc:
-        print(f"ddbstream up: {exc}", file=sys.stderr)
-        return 1
+        stack = LocalStack(state_dir=state_dir, port=args.port, say=_say_flush)
+        return _serve(stack, state_dir, _say_flush)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -766,26 +763,22 @@ def stop_stack(state_dir: Path, timeout: float = 150.0, say: Say = print) -> boo
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    try:
-        state_dir = state_dir_of(args.state_dir)
-        state = read_state(state_dir) or {}
-        if not stop_stack(state_dir):
-            print(f"No local stack is running for {state_dir}.")
-            return 0
-        if state.get("status") == "starting":
-            print(
-                f"Stopped the local stack (pid {state.get('pid')}) while it was starting; "
-                "nothing was saved, the next `ddbstream up` starts afresh."
-            )
-        else:
-            print(
-                f"Stopped the local stack (pid {state.get('pid')}); its state is saved in "
-                f"{state_dir} for the next `ddbstream up`."
-            )
+    state_dir = state_dir_of(args.state_dir)
+    state = read_state(state_dir) or {}
+    if not stop_stack(state_dir):
+        print(f"No local stack is running for {state_dir}.")
         return 0
-    except StackError as exc:
-        print(f"ddbstream down: {exc}", file=sys.stderr)
-        return 1
+    if state.get("status") == "starting":
+        print(
+            f"Stopped the local stack (pid {state.get('pid')}) while it was starting; "
+            "nothing was saved, the next `ddbstream up` starts afresh."
+        )
+    else:
+        print(
+            f"Stopped the local stack (pid {state.get('pid')}); its state is saved in "
+            f"{state_dir} for the next `ddbstream up`."
+        )
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -803,7 +796,7 @@ AWS_CLI_FUNCTION = (
 
 
 def env_lines(state: dict[str, Any]) -> list[str]:
-    env = emulator.client_env(state["endpoint"], state.get("region", emulator.REGION))
+    env = clients.env(state["endpoint"], state.get("region", emulator.REGION))
     lines = [f"# the local stack in {state.get('state_dir', '')}".rstrip()]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
     lines += [
@@ -815,11 +808,7 @@ def env_lines(state: dict[str, Any]) -> list[str]:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    try:
-        state = require_running(state_dir_of(args.state_dir))
-    except StackError as exc:
-        print(f"ddbstream env: {exc}", file=sys.stderr)
-        return 1
+    state = require_running(state_dir_of(args.state_dir))
     print("\n".join(env_lines(state)))
     return 0
 
@@ -880,12 +869,8 @@ def render_output(
 
 
 def cmd_output(args: argparse.Namespace) -> int:
-    try:
-        outputs = read_outputs(state_dir_of(args.state_dir))
-        text = render_output(outputs, args.name, args.raw, args.json)
-    except StackError as exc:
-        print(f"ddbstream output: {exc}", file=sys.stderr)
-        return 1
+    outputs = read_outputs(state_dir_of(args.state_dir))
+    text = render_output(outputs, args.name, args.raw, args.json)
     # -raw prints the bare value without a newline, as terraform does (for $(...) use).
     sys.stdout.write(text if args.raw else text + "\n")
     return 0

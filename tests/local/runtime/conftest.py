@@ -68,22 +68,9 @@ TEST_ACCOUNT = "000000000042"
 @pytest.fixture(scope="session")
 def test_credentials(moto_endpoint: str) -> tuple[str, str]:
     """An access key of an IAM user in TEST_ACCOUNT: moto answers its requests for that account."""
-    import boto3
+    from ddbstream.local import clients
 
-    from ddbstream.local import emulator
-
-    iam = boto3.client(
-        "iam",
-        endpoint_url=moto_endpoint,
-        region_name=emulator.REGION,
-        aws_access_key_id=emulator.ACCESS_KEY,
-        aws_secret_access_key=emulator.SECRET_KEY,
-    )
-
-    def to_test_account(request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = TEST_ACCOUNT
-
-    iam.meta.events.register("before-sign.iam.*", to_test_account)
+    iam = clients.client("iam", moto_endpoint, account_id=TEST_ACCOUNT)
     iam.create_user(UserName="runtime-conformance")
     key = iam.create_access_key(UserName="runtime-conformance")["AccessKey"]
     return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
@@ -93,19 +80,9 @@ def test_credentials(moto_endpoint: str) -> tuple[str, str]:
 def aws_client_session(
     moto_endpoint: str, test_credentials: tuple[str, str]
 ) -> Callable[[str], Any]:
-    import boto3
+    from ddbstream.local import clients
 
-    from ddbstream.local import emulator
-
-    def make(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=moto_endpoint,
-            region_name=emulator.REGION,
-            aws_access_key_id=test_credentials[0],
-            aws_secret_access_key=test_credentials[1],
-        )
-
+    make = clients.Clients(moto_endpoint, credentials=test_credentials)
     assert make("sts").get_caller_identity()["Account"] == TEST_ACCOUNT
     return make
 

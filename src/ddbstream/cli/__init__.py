@@ -1,0 +1,125 @@
+"""The ``ddbstream`` command line: the parser and the one place errors become messages.
+
+Each verb group is a module of this package with a ``register(sub)`` function that adds its
+sub-commands to the parser (``sub`` is argparse's sub-parsers object) and names, for each, the
+function that runs it: ``p.set_defaults(run="package.module:function")``, imported only when
+that verb runs, so ``--help`` stays fast and the Lambda package never imports the local stack.
+The function takes the parsed ``argparse.Namespace`` and returns an exit code.
+
+A verb reports a known failure by raising :class:`ddbstream.errors.UserError`; :func:`main`
+prints it as ``ddbstream: <message>`` on stderr and exits with its ``exit_code``. botocore's
+connection and credential errors (no endpoint answering, no credentials, no region) are
+reported the same way. Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: The verb groups, in the order ``--help`` lists them (modules of this package).
+GROUPS: tuple[str, ...] = ("stack",)
+
+Run = Callable[[argparse.Namespace], int]
+
+
+def add_state_dir(parser: argparse.ArgumentParser) -> None:
+    """``--state-dir DIR``: which local stack (the state directory of ``ddbstream up``)."""
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="local stack's state directory (default: $DDBSTREAM_STATE_DIR, else .ddbstream/ "
+        "in the project)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ddbstream",
+        description=(
+            "Real-time processing of DynamoDB change streams. The Lambda entry point is "
+            "ddbstream.handler.lambda_handler; this command builds its package, runs the "
+            "whole stack locally (no AWS account, no Docker) and operates a deployment."
+        ),
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for group in GROUPS:
+        importlib.import_module(f"{__name__}.{group}").register(sub)
+    return parser
+
+
+def resolve(run: str | Run) -> Run:
+    """The function a verb names: a callable, or ``"module:function"`` imported now."""
+    if callable(run):
+        return run
+    module, func = run.split(":")
+    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+
+
+#: botocore errors that mean "cannot reach or authenticate to AWS / the emulator": reported as
+#: one line, not a traceback. (Class names, so botocore is imported only when one is raised.)
+_BOTOCORE_USER_ERRORS = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "NoRegionError",
+        "ProfileNotFound",
+        "TokenRetrievalError",
+        "SSOTokenLoadError",
+        "UnauthorizedSSOTokenError",
+        "InvalidEndpointConfigurationError",
+    }
+)
+
+
+def _botocore_message(exc: BaseException) -> str | None:
+    """The one-line report of a botocore connection/credential error, else None."""
+    if not type(exc).__module__.startswith("botocore"):
+        return None
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if not names & _BOTOCORE_USER_ERRORS:
+        return None
+    return " ".join(str(exc).split())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def report(exc: BaseException) -> int | None:
+    """Print ``exc`` as ``ddbstream: <one line>`` and return the exit code, when it is a known
+    failure (a UserError or a botocore connection/credential error); None otherwise."""
+    from ddbstream.errors import UserError
+
+    if isinstance(exc, UserError):
+        message: str | None = str(exc)
+        code = exc.exit_code
+    else:
+        message, code = _botocore_message(exc), 1
+    if message is None:
+        return None
+    print(f"ddbstream: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Any = getattr(args, "run", None)
+    try:
+        return resolve(run)(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `ddbstream output | head`: the reader went away
+        return 0
+    except Exception as exc:
+        code = report(exc)
+        if code is None:
+            raise
+        return code
