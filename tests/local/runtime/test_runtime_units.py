@@ -8,9 +8,9 @@ import json
 import pytest
 
 from ddbstream.local.runtime.batching import (
-    Outcome,
+    InvokeOutcome,
+    MappingSettings,
     Segment,
-    Settings,
     ShardProgress,
     decide,
     expired,
@@ -208,8 +208,8 @@ def test_failure_record_format():
 
 
 # -- the batch state machine ---------------------------------------------------------------
-RBIF = Settings(report_batch_item_failures=True)
-ERROR = Outcome(error={"errorType": "Exception", "errorMessage": "boom"})
+RBIF = MappingSettings(report_batch_item_failures=True)
+ERROR = InvokeOutcome(error={"errorType": "Exception", "errorMessage": "boom"})
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ ERROR = Outcome(error={"errorType": "Exception", "errorMessage": "boom"})
 def test_partial_response_success_conditions(payload):
     records = [rec(1), rec(2)]
     assert partial_failure_index(payload, records) is None
-    d = decide(Segment(records, invokes=1), Outcome(payload=payload), RBIF)
+    d = decide(Segment(records, invokes=1), InvokeOutcome(payload=payload), RBIF)
     assert seqs(d.succeeded) == [1, 2] and not d.retry and not d.discarded
 
 
@@ -235,7 +235,7 @@ def test_partial_response_success_conditions(payload):
 def test_partial_response_failure_conditions(payload):
     records = [rec(1), rec(2), rec(3)]
     assert partial_failure_index(payload, records) == 0
-    d = decide(Segment(records, invokes=1), Outcome(payload=payload), RBIF)
+    d = decide(Segment(records, invokes=1), InvokeOutcome(payload=payload), RBIF)
     assert not d.succeeded and seqs(d.retry[0].records) == [1, 2, 3]
     assert d.retry[0].retries == 1
 
@@ -243,19 +243,19 @@ def test_partial_response_failure_conditions(payload):
 def test_partial_response_lowest_identifier_is_the_checkpoint():
     records = [rec(1), rec(2), rec(3), rec(4)]
     payload = {"batchItemFailures": [{"itemIdentifier": "4"}, {"itemIdentifier": "2"}]}
-    d = decide(Segment(records, invokes=1), Outcome(payload=payload), RBIF)
+    d = decide(Segment(records, invokes=1), InvokeOutcome(payload=payload), RBIF)
     assert seqs(d.succeeded) == [1]
     assert seqs(d.retry[0].records) == [2, 3, 4] and d.retry[0].retries == 1
 
 
 def test_partial_response_ignored_without_report_batch_item_failures():
     payload = {"batchItemFailures": [{"itemIdentifier": "1"}]}
-    d = decide(Segment([rec(1)], invokes=1), Outcome(payload=payload), Settings())
+    d = decide(Segment([rec(1)], invokes=1), InvokeOutcome(payload=payload), MappingSettings())
     assert seqs(d.succeeded) == [1]
 
 
 def test_retries_then_discard():
-    s = Settings(max_retries=2)
+    s = MappingSettings(max_retries=2)
     seg = Segment([rec(1), rec(2)])
     for attempt in range(3):
         seg.invokes += 1
@@ -270,7 +270,7 @@ def test_retries_then_discard():
 
 
 def test_bisect_splits_without_using_retries():
-    s = Settings(max_retries=0, bisect_on_error=True)
+    s = MappingSettings(max_retries=0, bisect_on_error=True)
     d = decide(Segment([rec(i) for i in range(1, 6)], invokes=1), ERROR, s)
     assert [seqs(x.records) for x in d.retry] == [[1, 2, 3], [4, 5]]
     assert all(x.retries == 0 for x in d.retry)
@@ -279,24 +279,24 @@ def test_bisect_splits_without_using_retries():
 
 
 def test_bisect_with_partial_response_splits_at_the_reported_record():
-    s = Settings(max_retries=0, bisect_on_error=True, report_batch_item_failures=True)
+    s = MappingSettings(max_retries=0, bisect_on_error=True, report_batch_item_failures=True)
     payload = {"batchItemFailures": [{"itemIdentifier": "3"}]}
-    d = decide(Segment([rec(i) for i in range(1, 6)], invokes=1), Outcome(payload=payload), s)
+    d = decide(Segment([rec(i) for i in range(1, 6)], invokes=1), InvokeOutcome(payload=payload), s)
     assert seqs(d.succeeded) == [1, 2]
     assert [seqs(x.records) for x in d.retry] == [[3, 4, 5]] and d.retry[0].retries == 0
 
 
 def test_record_age():
-    s = Settings(max_record_age=60)
+    s = MappingSettings(max_record_age=60)
     seg = Segment([rec(1, created=1000), rec(2, created=1050), rec(3, created=1100)])
     gone, rest = expired(seg, s, now=1105)
     assert gone is not None and gone.condition == "RecordAgeExceeded"
     assert seqs(gone.records) == [1] and seqs(rest.records) == [2, 3]
-    assert expired(seg, Settings(), now=10**9)[0] is None
+    assert expired(seg, MappingSettings(), now=10**9)[0] is None
 
 
 def test_settings_from_mapping():
-    s = Settings.from_mapping(
+    s = MappingSettings.from_mapping(
         {
             "BatchSize": 20000,
             "MaximumBatchingWindowInSeconds": 2,

@@ -40,8 +40,11 @@ REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The parts of an event source mapping's configuration that shape batches."""
+class MappingSettings:
+    """The parts of an event source mapping's configuration that shape batches.
+
+    Not the processor's :class:`ddbstream.settings.Settings` (the function's environment).
+    """
 
     batch_size: int = 100
     batching_window: float = 0.0
@@ -53,7 +56,7 @@ class Settings:
     payload_limit: int = PAYLOAD_LIMIT_BYTES
 
     @classmethod
-    def from_mapping(cls, m: Mapping[str, Any]) -> Settings:
+    def from_mapping(cls, m: Mapping[str, Any]) -> MappingSettings:
         def num(key: str, default: int) -> int:
             v = m.get(key)
             return default if v is None else int(v)
@@ -81,8 +84,10 @@ class Segment:
 
 
 @dataclass
-class Outcome:
-    """The result of one invocation.
+class InvokeOutcome:
+    """The result of one invocation of the function, as the mapping sees it.
+
+    Not the processor's :class:`ddbstream.core.pipeline.Outcome` (what a batch produced).
 
     ``error`` is set for a function error (an exception, a timeout, a crash of the runtime);
     ``payload`` is the function's return value otherwise.
@@ -111,7 +116,9 @@ class Decision:
     retry: list[Segment] = field(default_factory=list)
 
 
-def expired(segment: Segment, settings: Settings, now: float) -> tuple[Discard | None, Segment]:
+def expired(
+    segment: Segment, settings: MappingSettings, now: float
+) -> tuple[Discard | None, Segment]:
     """Split off the records older than MaximumRecordAgeInSeconds (they come first)."""
     if settings.max_record_age < 0:
         return None, segment
@@ -164,7 +171,7 @@ def partial_failure_index(payload: Any, records: list[StreamRecord]) -> int | No
     return lowest
 
 
-def decide(segment: Segment, outcome: Outcome, settings: Settings) -> Decision:
+def decide(segment: Segment, outcome: InvokeOutcome, settings: MappingSettings) -> Decision:
     """What to do after invoking the function with ``segment`` (already counted in invokes)."""
     records = segment.records
     response = outcome.response_context()
@@ -188,7 +195,7 @@ def decide(segment: Segment, outcome: Outcome, settings: Settings) -> Decision:
     return decision
 
 
-def _failed(segment: Segment, response: ResponseContext, settings: Settings) -> Decision:
+def _failed(segment: Segment, response: ResponseContext, settings: MappingSettings) -> Decision:
     records = segment.records
     if settings.bisect_on_error and len(records) > 1:
         half = (len(records) + 1) // 2
@@ -198,7 +205,9 @@ def _failed(segment: Segment, response: ResponseContext, settings: Settings) -> 
     return _retry_or_discard(segment, response, settings)
 
 
-def _retry_or_discard(segment: Segment, response: ResponseContext, settings: Settings) -> Decision:
+def _retry_or_discard(
+    segment: Segment, response: ResponseContext, settings: MappingSettings
+) -> Decision:
     if settings.max_retries >= 0 and segment.retries >= settings.max_retries:
         return Decision(
             discarded=[

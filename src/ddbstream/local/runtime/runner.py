@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import aws
-from .batching import Outcome, Segment, Settings, ShardProgress, decide, expired
+from .batching import InvokeOutcome, MappingSettings, Segment, ShardProgress, decide, expired
 from .checkpoints import CheckpointStore, ShardCheckpoint
 from .events import Discard, StreamRecord, event_payload, failure_record, stream_record, take_batch
 from .filtering import FilterPatternError, matches_any, parse_patterns
@@ -84,7 +84,7 @@ class MappingConfig:
     function_arn: str
     stream_arn: str
     starting_position: str
-    settings: Settings
+    settings: MappingSettings
     filter_criteria: str  # JSON text, for change detection
     destination: str | None
 
@@ -96,7 +96,7 @@ class MappingConfig:
             function_arn=m["FunctionArn"],
             stream_arn=m["EventSourceArn"],
             starting_position=m.get("StartingPosition") or "TRIM_HORIZON",
-            settings=Settings.from_mapping(m),
+            settings=MappingSettings.from_mapping(m),
             filter_criteria=json.dumps(m.get("FilterCriteria") or {}, sort_keys=True),
             destination=dest or None,
         )
@@ -151,7 +151,7 @@ class MappingRunner:
             shard.wake()
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> MappingSettings:
         return self.cfg.settings
 
     def matches(self, record: dict[str, Any]) -> bool:
@@ -200,7 +200,7 @@ class MappingRunner:
         return bool(self.shards) and all(s.idle_since(t0) for s in self.shards.values())
 
     # -- invocation ----------------------------------------------------------------------
-    def invoke(self, records: list[StreamRecord]) -> Outcome | object | None:
+    def invoke(self, records: list[StreamRecord]) -> InvokeOutcome | object | None:
         """Invoke the function with ``records``; None: could not invoke (function missing)."""
         svc = self.services
         cfg = self.cfg
@@ -245,7 +245,7 @@ class MappingRunner:
                 "error": (result.error or {}).get("errorType") if not result.ok else None,
             }
         )
-        return Outcome(
+        return InvokeOutcome(
             payload=result.payload,
             error=None if result.ok else result.error,
             request_id=request_id,
@@ -544,7 +544,7 @@ class Lane:
                 self.segments.appendleft(seg)
             shard._sleep(svc.not_available_delay)
             return True
-        assert isinstance(outcome, Outcome)
+        assert isinstance(outcome, InvokeOutcome)
         decision = decide(seg, outcome, settings)
         shard.done(decision.succeeded)
         for d in decision.discarded:
