@@ -346,3 +346,126 @@ def test_unreachable_endpoint_reports_every_record_and_returns(stack: Stack, mon
     records = batch()
     result = invoke(records)
     assert result == {"batchItemFailures": [{"itemIdentifier": seq(i)} for i in (1, 2, 3, 4)]}
+
+
+# Powertools for AWS Lambda (Python), Logger: "Standard structured keys" (level, location,
+# message, timestamp, service, xray_trace_id) and "Capturing Lambda context info" (cold_start,
+# function_name, function_memory_size, function_arn, function_request_id):
+# https://docs.aws.amazon.com/powertools/python/latest/core/logger/
+POWERTOOLS_LOG_KEYS = {
+    "level",
+    "location",
+    "message",
+    "timestamp",
+    "service",
+    "xray_trace_id",
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+}
+# Powertools Metrics: the service dimension on every metric (POWERTOOLS_SERVICE_NAME) and, on
+# a cold start, "a separate EMF blob solely containing a metric named ColdStart" with the
+# function_name and service dimensions:
+# https://docs.aws.amazon.com/powertools/python/latest/core/metrics/
+POWERTOOLS_COLD_START_DIMENSIONS = [["function_name", "service"]]
+
+TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=1"
+
+
+class LambdaContext(Context):
+    """Every attribute of the Python runtime's context object that Powertools reads."""
+
+    function_name = "ddbstream-dev-processor"
+    memory_limit_in_mb = "256"  # a string, as the runtime interface client passes it
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ddbstream-dev-processor"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.aws_request_id = request_id
+
+
+def _emf_is_valid(doc: dict[str, Any]) -> None:
+    """The CloudWatch EMF rules the documents must keep: every dimension a string member of the
+    root, every metric a number there."""
+    (directive,) = doc["_aws"]["CloudWatchMetrics"]
+    for dims in directive["Dimensions"]:
+        assert all(isinstance(doc[d], str) for d in dims), dims
+    for m in directive["Metrics"]:
+        assert isinstance(doc[m["Name"]], int | float), m
+
+
+def _lines(out: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    docs = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    return [d for d in docs if "_aws" not in d], [d for d in docs if "_aws" in d]
+
+
+def test_log_lines_and_emf_carry_the_powertools_keys(stack: Stack, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "user-activity")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", LambdaContext.function_name)
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", TRACE_HEADER)
+    handler.reset()
+    capsys.readouterr()
+    assert invoke(batch(), LambdaContext("req-1")) == {"batchItemFailures": []}
+    logs, emf = _lines(capsys.readouterr().out)
+
+    processing = next(x for x in logs if x["message"] == "Processing change")
+    assert set(processing) >= POWERTOOLS_LOG_KEYS
+    assert processing["level"] == "INFO"
+    assert processing["location"].startswith("ddbstream.handler.on_change:")
+    assert processing["service"] == "user-activity"
+    assert processing["cold_start"] is True
+    assert processing["function_name"] == "ddbstream-dev-processor"
+    assert processing["function_memory_size"] == 256
+    assert processing["function_arn"] == LambdaContext.invoked_function_arn
+    assert processing["function_request_id"] == "req-1"
+    assert processing["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert processing["timestamp"].endswith("Z") and "T" in processing["timestamp"]
+    # every line of the invocation, the cold start's own line included, has the same keys
+    assert [x["message"] for x in logs][:2] == ["Cold start", "Processing batch"]
+    assert all(set(x) >= POWERTOOLS_LOG_KEYS for x in logs)
+    done = next(x for x in logs if x["message"] == "Processed batch")
+    (key,) = stack.objects("audit-logs/")
+    assert done["audit_object_keys"] == [key]
+
+    for doc in emf:
+        _emf_is_valid(doc)
+    (cold,) = [d for d in emf if "ColdStart" in d]
+    assert cold["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == POWERTOOLS_COLD_START_DIMENSIONS
+    assert [m["Name"] for m in cold["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == ["ColdStart"]
+    assert (cold["ColdStart"], cold["function_name"], cold["service"]) == (
+        1,
+        "ddbstream-dev-processor",
+        "user-activity",
+    )
+    totals = next(d for d in emf if "Changes" in d and "EventName" not in d)
+    assert ["service"] in totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert ["FunctionName"] in totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert totals["service"] == "user-activity" and totals["Changes"] == 4
+    by_event = [d for d in emf if "EventName" in d]
+    assert all(
+        ["service", "EventName"] in d["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        for d in by_event
+    )
+
+    # the next invocation of the same container is warm: cold_start false, no ColdStart metric
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    assert invoke(batch(), LambdaContext("req-2")) == {"batchItemFailures": []}
+    logs, emf = _lines(capsys.readouterr().out)
+    assert {x["cold_start"] for x in logs} == {False}
+    assert {x["function_request_id"] for x in logs} == {"req-2"}
+    assert not any("xray_trace_id" in x for x in logs)  # left out when unknown, as Powertools does
+    assert not any("ColdStart" in d for d in emf)
+
+
+def test_service_dimension_can_be_switched_off(stack: Stack, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("METRICS_SERVICE_DIMENSION", "false")
+    handler.reset()
+    capsys.readouterr()
+    invoke(batch(), LambdaContext("req-1"))
+    logs, emf = _lines(capsys.readouterr().out)
+    assert {x["service"] for x in logs} == {"ddbstream"}  # the log key stays
+    dimension_sets = [s for d in emf for s in d["_aws"]["CloudWatchMetrics"][0]["Dimensions"]]
+    assert not any("service" in s for s in dimension_sets)
+    assert ["function_name"] in dimension_sets  # ColdStart, by function only

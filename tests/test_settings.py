@@ -25,6 +25,8 @@ def test_only_the_two_seed_variables_are_needed():
     assert s.function_name == "ddbstream"
     assert s.fifo_topic is False
     assert s.publish_concurrency == 4
+    assert s.service_name == "ddbstream"
+    assert s.metrics_service_dimension is True
 
 
 def test_every_variable_is_read():
@@ -41,6 +43,8 @@ def test_every_variable_is_read():
             "AWS_LAMBDA_FUNCTION_NAME": "stream-processor",
             "AUDIT_KMS_KEY_ID": "alias/audit",
             "SNS_PUBLISH_CONCURRENCY": "1",
+            "POWERTOOLS_SERVICE_NAME": "user-activity",
+            "METRICS_SERVICE_DIMENSION": "False",
         }
     )
     assert s.audit_prefix == "audit/"  # trailing slash added
@@ -53,6 +57,8 @@ def test_every_variable_is_read():
     assert s.function_name == "stream-processor"
     assert s.audit_kms_key_id == "alias/audit"
     assert s.publish_concurrency == 1
+    assert s.service_name == "user-activity"
+    assert s.metrics_service_dimension is False
 
 
 def test_settings_are_frozen():
@@ -96,6 +102,8 @@ def test_seed_error_test_value_is_rejected_naming_the_variable():
         ({**BASE, "TIME_SAFETY_MARGIN_MS": "-1"}, "TIME_SAFETY_MARGIN_MS", ">= 0"),
         ({**BASE, "SNS_PUBLISH_CONCURRENCY": "11"}, "SNS_PUBLISH_CONCURRENCY", "1 to 10"),
         ({**BASE, "SNS_PUBLISH_CONCURRENCY": "x"}, "SNS_PUBLISH_CONCURRENCY", "1 to 10"),
+        ({**BASE, "POWERTOOLS_SERVICE_NAME": " "}, "POWERTOOLS_SERVICE_NAME", "1-255"),
+        ({**BASE, "METRICS_SERVICE_DIMENSION": "maybe"}, "METRICS_SERVICE_DIMENSION", "true or"),
     ],
 )
 def test_each_error_names_its_variable(env, variable, fragment):  # type: ignore[no-untyped-def]

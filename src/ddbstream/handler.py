@@ -27,7 +27,7 @@ from ddbstream.core.pipeline import (
     QuarantineSink,
     process_batch,
 )
-from ddbstream.log import logger
+from ddbstream.log import lambda_context_keys, logger
 from ddbstream.settings import Settings, SettingsError
 
 
@@ -73,6 +73,7 @@ class Processor:
 
 
 _processor: Processor | None = None
+_cold_start = True
 
 
 def get_processor() -> Processor:
@@ -88,6 +89,7 @@ def get_processor() -> Processor:
             )
             raise
         logger.set_level(settings.log_level)
+        logger.service = settings.service_name
         _processor = Processor.from_settings(settings)
         logger.info(
             "Cold start",
@@ -102,8 +104,9 @@ def get_processor() -> Processor:
 
 def reset() -> None:
     """Forget the cached processor (tests; a changed environment)."""
-    global _processor
+    global _processor, _cold_start
     _processor = None
+    _cold_start = True
 
 
 def _deadline(context: Any, margin_ms: int) -> Callable[[], bool]:
@@ -127,18 +130,22 @@ def _deadline(context: Any, margin_ms: int) -> Callable[[], bool]:
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _cold_start
+    # The container's first invocation is its cold start (as Powertools counts it), whether or
+    # not the configuration turns out to be valid.
+    cold_start, _cold_start = _cold_start, False
+    logger.bind(lambda_context_keys(context, cold_start))
     proc = get_processor()
-    return handle(event, context, proc)
+    return handle(event, context, proc, cold_start=cold_start)
 
 
-def handle(event: dict[str, Any], context: Any, proc: Processor) -> dict[str, Any]:
+def handle(
+    event: dict[str, Any], context: Any, proc: Processor, *, cold_start: bool = False
+) -> dict[str, Any]:
     """Process one batch with ``proc`` (the entry point minus the cold start)."""
     started = time.perf_counter()
     s = proc.settings
-    logger.context = {
-        "function_name": s.function_name,
-        "request_id": getattr(context, "aws_request_id", None),
-    }
+    logger.bind(lambda_context_keys(context, cold_start))
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         logger.warning("Event has no Records list: nothing to process", event_keys=_keys(event))
@@ -174,7 +181,7 @@ def handle(event: dict[str, Any], context: Any, proc: Processor) -> dict[str, An
         on_change=on_change if logger.enabled("INFO") else None,
     )
     failures = result.failures
-    _report(result, failures, s, started)
+    _report(result, failures, s, started, cold_start)
     if (
         result.first_failure is not None
         and not result.outcomes[result.first_failure].sequence_number
@@ -186,7 +193,13 @@ def handle(event: dict[str, Any], context: Any, proc: Processor) -> dict[str, An
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in failures]}
 
 
-def _report(result: BatchResult, failures: list[str], s: Settings, started: float) -> None:
+def _report(
+    result: BatchResult,
+    failures: list[str],
+    s: Settings,
+    started: float,
+    cold_start: bool,
+) -> None:
     for o in result.outcomes:
         if o.status == "quarantined":
             logger.warning(
@@ -211,6 +224,8 @@ def _report(result: BatchResult, failures: list[str], s: Settings, started: floa
                 "DeliveryFailures": len(failures),
             },
             result.changes_by_event,
+            service=s.service_name if s.metrics_service_dimension else None,
+            cold_start=cold_start,
         ),
         logger.stream,
     )
@@ -218,7 +233,7 @@ def _report(result: BatchResult, failures: list[str], s: Settings, started: floa
         "Processed batch",
         records=len(result.outcomes),
         changes=result.changes,
-        audit_objects_written=result.audit_keys_written,
+        audit_object_keys=result.audit_keys_written,
         notifications_sent=result.notifications_sent,
         quarantined=result.records_quarantined,
         batch_item_failures=len(failures),

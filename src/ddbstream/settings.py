@@ -35,7 +35,11 @@ DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "TIME_SAFETY_MARGIN_MS": "3000",
     "SNS_PUBLISH_CONCURRENCY": "4",
+    "POWERTOOLS_SERVICE_NAME": "ddbstream",
+    "METRICS_SERVICE_DIMENSION": "true",
 }
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
 
 
 class SettingsError(ValueError):
@@ -61,6 +65,8 @@ class Settings:
     function_name: str = "ddbstream"
     audit_kms_key_id: str | None = field(default=None)
     publish_concurrency: int = 4
+    service_name: str = "ddbstream"
+    metrics_service_dimension: bool = True
 
     @property
     def fifo_topic(self) -> bool:
@@ -186,6 +192,14 @@ class Settings:
                 ("SNS_PUBLISH_CONCURRENCY", f"{conc_text!r} is not a whole number from 1 to 10")
             )
 
+        service = get("POWERTOOLS_SERVICE_NAME", DEFAULTS["POWERTOOLS_SERVICE_NAME"])
+        if not service or len(service) > 255:
+            problems.append(("POWERTOOLS_SERVICE_NAME", f"{service[:300]!r}: 1-255 characters"))
+
+        dim_text = get("METRICS_SERVICE_DIMENSION", DEFAULTS["METRICS_SERVICE_DIMENSION"]).lower()
+        if dim_text not in _TRUE + _FALSE:
+            problems.append(("METRICS_SERVICE_DIMENSION", f"{dim_text!r} is not true or false"))
+
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -201,4 +215,6 @@ class Settings:
             function_name=get("AWS_LAMBDA_FUNCTION_NAME") or "ddbstream",
             audit_kms_key_id=get("AUDIT_KMS_KEY_ID") or None,
             publish_concurrency=concurrency,
+            service_name=service,
+            metrics_service_dimension=dim_text in _TRUE,
         )

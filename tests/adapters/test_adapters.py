@@ -173,6 +173,26 @@ def test_emf_documents():
     assert by_event["INSERT"]["Changes"] == 2 and by_event["REMOVE"]["Changes"] == 1
     dims = by_event["INSERT"]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     assert dims == [["FunctionName", "EventName"]]
+    assert not any("ColdStart" in d for d in docs)  # warm by default
     out = io.StringIO()
     metrics.emit(docs, out)
     assert [json.loads(line) for line in out.getvalue().splitlines()] == docs
+
+
+def test_emf_service_dimension_and_cold_start():
+    docs = metrics.build_emf(
+        "DDBStream", "fn", {"Changes": 1}, {"INSERT": 1}, service="orders", cold_start=True
+    )
+    total, insert, cold = docs
+    assert total["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["FunctionName"], ["service"]]
+    assert (total["FunctionName"], total["service"]) == ("fn", "orders")
+    dims = insert["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert dims == [["FunctionName", "EventName"], ["service", "EventName"]]
+    spec = cold["_aws"]["CloudWatchMetrics"][0]
+    assert spec["Dimensions"] == [["function_name", "service"]]
+    assert spec["Metrics"] == [{"Name": "ColdStart", "Unit": "Count"}]
+    assert {k: v for k, v in cold.items() if k != "_aws"} == {
+        "function_name": "fn",
+        "service": "orders",
+        "ColdStart": 1,
+    }

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+from ddbstream.log import CONTEXT_KEYS
+
 T0 = 1_764_064_800  # 2025-11-25T10:00:00Z
 
 
@@ -176,7 +178,7 @@ def _walkthrough(endpoint: str, started: float) -> int:
     print(f"  -> {_describe_failures(result)}")
     processing = [x for x in log if "Processing" in x.get("message", "")]
     print(f"  log: {len(processing)} 'Processing' lines (1 per batch + 1 per change), e.g.")
-    hidden = {"timestamp", "service", "function_name", "request_id", "event_source_arn"}
+    hidden = {"timestamp", "location", "service", "event_source_arn", *CONTEXT_KEYS}
     for x in processing[:2]:
         print("     " + json.dumps({k: v for k, v in x.items() if k not in hidden})[:150])
     emf = next(x for x in log if "_aws" in x and "EventName" not in x)
