@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 
 CONTEXT_AND_ENV = """
@@ -23,7 +24,7 @@ def handler(event, context):
         "log_stream_name": context.log_stream_name,
         "remaining": context.get_remaining_time_in_millis(),
         "env": {k: v for k, v in os.environ.items()
-                if k.startswith(("AWS_", "APP_", "LAMBDA_", "_HANDLER"))},
+                if k.startswith(("AWS_", "APP_", "LAMBDA_", "_HANDLER", "_X_AMZN_TRACE_ID"))},
     }
     # the handler reaches the emulator through AWS_ENDPOINT_URL, as on AWS it reaches AWS
     boto3.client("s3").put_object(Bucket=os.environ["APP_BUCKET"], Key="seen.json",
@@ -69,6 +70,10 @@ def test_context_and_environment(lab, moto_endpoint):
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{lab.function_name}"
     assert env["APP_BUCKET"] == bucket
     assert env["_HANDLER"] == "handler.handler"
+    # the invocation's X-Ray trace header (Powertools' xray_trace_id is its Root)
+    assert re.fullmatch(
+        r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", env["_X_AMZN_TRACE_ID"]
+    )
 
 
 def test_warm_worker_is_reused(lab):

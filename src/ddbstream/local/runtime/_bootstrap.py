@@ -107,6 +107,14 @@ class Context:
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
 
+def _trace_header():
+    """A fresh X-Ray trace header, as Lambda passes one to every invocation
+    (``Root=1-{epoch seconds, 8 hex}-{24 hex};Parent={16 hex};Sampled=0``: not sampled, since
+    nothing here records traces)."""
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"
+
+
 def _error(exc, error_type=None):
     tb = traceback.extract_tb(exc.__traceback__)
     return {
@@ -194,6 +202,8 @@ def main():
             continue
         req = json.loads(line)
         _request_id["id"] = req["id"]
+        # as Lambda's Python runtime does: the invocation's trace header in the environment
+        os.environ["_X_AMZN_TRACE_ID"] = _trace_header()
         ctx = Context(req["id"], req["deadline_ms"])
         try:
             result = handler(req["event"], ctx)
