@@ -8,6 +8,10 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   (:mod:`ddbstream.local.runtime`) reads the stream itself, with AWS's semantics.
 * ``aws:SecureTransport`` is evaluated as true in resource policies (see
   :func:`_fix_policy_conditions`).
+* CloudWatch: alarms start in INSUFFICIENT_DATA and keep their state when updated, a change of
+  state publishes CloudWatch's notification to the alarm's SNS actions, DescribeAlarmHistory
+  answers, and EMF documents in Lambda log groups become metrics (the patch lives with the rest
+  of the local CloudWatch, :mod:`ddbstream.local.monitoring.cloudwatch`).
 """
 
 from __future__ import annotations
@@ -61,6 +65,9 @@ def patch_moto() -> None:
     """Apply this project's changes to moto's behaviour (idempotent; see the module docstring)."""
     _disable_moto_lambda_side_effects()
     _fix_policy_conditions()
+    from ddbstream.local.monitoring import cloudwatch
+
+    cloudwatch.install()
 
 
 _policy_patch_lock = threading.Lock()

@@ -64,7 +64,10 @@ def _check(row: str, m: int, expected: dict[str, str]) -> None:
 TABLE_3_OF_3 = [
     ("0 - X - X", {MISSING: OK, IGNORE: OK, BREACHING: OK, NOT_BREACHING: OK}),
     ("0 - - - -", {MISSING: OK, IGNORE: OK, BREACHING: OK, NOT_BREACHING: OK}),
-    ("- - - - -", {MISSING: INSUFFICIENT_DATA, IGNORE: RETAIN, BREACHING: ALARM, NOT_BREACHING: OK}),
+    (
+        "- - - - -",
+        {MISSING: INSUFFICIENT_DATA, IGNORE: RETAIN, BREACHING: ALARM, NOT_BREACHING: OK},
+    ),
     ("0 X X - X", {MISSING: ALARM, IGNORE: ALARM, BREACHING: ALARM, NOT_BREACHING: ALARM}),
     ("- - X - -", {MISSING: ALARM, IGNORE: RETAIN, BREACHING: ALARM, NOT_BREACHING: OK}),
 ]
@@ -167,9 +170,9 @@ def test_a_new_alarm_without_data_stays_insufficient_data_when_missing_is_missin
         "was treated as [NonBreaching]."
     )
     assert evaluate(AlarmRule(60, 1, "GreaterThanThreshold", 0.0, "Sum", BREACHING), [], OK).state
-    assert evaluate(AlarmRule(60, 1, "GreaterThanThreshold", 0, "Sum", BREACHING), [], OK).state == (
-        ALARM
-    )
+    assert evaluate(
+        AlarmRule(60, 1, "GreaterThanThreshold", 0, "Sum", BREACHING), [], OK
+    ).state == (ALARM)
 
 
 def test_dynamodb_namespace_defaults_to_ignore_missing_data() -> None:
@@ -191,7 +194,9 @@ def test_dynamodb_namespace_defaults_to_ignore_missing_data() -> None:
 
 
 def test_metric_math_and_anomaly_alarms_are_not_evaluated() -> None:
-    assert rule_of({"Metrics": [{"Id": "m1"}], "ComparisonOperator": "GreaterThanThreshold"}) is None
+    assert (
+        rule_of({"Metrics": [{"Id": "m1"}], "ComparisonOperator": "GreaterThanThreshold"}) is None
+    )
     assert (
         rule_of(
             {
@@ -236,7 +241,9 @@ def test_evaluated_every_minute_on_sliding_windows() -> None:
 def test_state_reason_wording() -> None:
     """The reason names the datapoints, the threshold and the transition, as CloudWatch's."""
     rule = AlarmRule(60, 1, "GreaterThanOrEqualToThreshold", 1.0, "Sum", NOT_BREACHING)
-    got = evaluate(rule, [None, None, 2.0], OK, timestamps=[1_800_000_000 + 60 * i for i in (0, 1, 2)])
+    got = evaluate(
+        rule, [None, None, 2.0], OK, timestamps=[1_800_000_000 + 60 * i for i in (0, 1, 2)]
+    )
     assert got.state == ALARM
     assert got.reason == (
         "Threshold Crossed: 1 out of the last 1 datapoints [2.0 (15/01/27 08:02:00)] was greater "

@@ -263,9 +263,7 @@ def evaluate(
     starts = list(timestamps)[-len(points) :] if timestamps else [None] * len(points)
     # the real datapoints, newest first, with their age in periods (1 = the newest window)
     real = [
-        (age, v, starts[-age])
-        for age, v in enumerate(reversed(points), start=1)
-        if v is not None
+        (age, v, starts[-age]) for age, v in enumerate(reversed(points), start=1) if v is not None
     ]
 
     def is_breaching(v: float) -> bool:
@@ -313,7 +311,7 @@ def evaluate(
 
 
 def _premature(real: list[tuple[int, float, float | None]], m: int, is_breaching: Any) -> bool:
-    """"Avoiding premature transitions to alarm state": fewer real datapoints than M, the oldest
+    """ "Avoiding premature transitions to alarm state": fewer real datapoints than M, the oldest
     breaching one at least M periods old, every more recent one breaching (or missing)."""
     if len(real) >= m:
         return False
