@@ -220,6 +220,9 @@ class Lab:
         fn = self.function_name
         kw.setdefault("poll_interval", 0.05)
         kw.setdefault("refresh_interval", 0.1)
+        # the retry backoff, scaled down: 20 ms doubling to 200 ms (Lambda-like: 1 s to 60 s)
+        kw.setdefault("retry_base_delay", 0.02)
+        kw.setdefault("retry_max_delay", 0.2)
         rt = Runtime(
             self.endpoint,
             self.state_dir,

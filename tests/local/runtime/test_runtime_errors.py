@@ -3,6 +3,7 @@ record age, on-failure destinations."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -80,6 +81,25 @@ def test_function_error_is_retried_until_success(lab):
     assert lab.batches() == [["a", "b"]] * 3  # two failures, then success; nothing lost
     stats = rt.stats()[lab.mapping_uuids[0]]
     assert stats["invoke"] == 3 and stats["errors"] == 2
+
+
+def test_failed_batch_retries_are_spaced_by_exponential_backoff(lab):
+    lab.table()
+    lab.function(FAIL_ON_KEYS, env={"FAIL_KEYS": "bad"})
+    lab.put("bad")
+    lab.mapping(MaximumRetryAttempts=5)
+    # the Lambda-like schedule (1 s doubling to 60 s) scaled down by 5: 0.2, 0.4, 0.8, 0.8, ...
+    rt = lab.runtime(retry_base_delay=0.2, retry_max_delay=0.8)
+    assert lab.wait_for(lambda: len(lab.calls()) >= 6, timeout=20)
+    starts = [c["t"] for c in lab.calls()]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    for gap, wait in zip(gaps, [0.2, 0.4, 0.8, 0.8, 0.8], strict=True):
+        assert wait <= gap < wait + 0.6, gaps  # the wait, plus one invocation's overhead
+    assert rt.wait_idle(10)  # then discarded (RetryAttemptsExhausted); the shard moves on
+    lab.put("good")
+    assert rt.wait_idle(10)
+    assert lab.batches()[-1] == ["good"]  # progress resets the backoff: no wait before it
+    assert lab.calls()[-1]["t"] - starts[-1] < 0.8 + 1.0
 
 
 def test_retry_attempts_exhausted_goes_to_sqs_and_shard_moves_on(lab):

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from ddbstream.local.runtime.batching import (
+    Backoff,
     InvokeOutcome,
     MappingSettings,
     Segment,
@@ -344,3 +345,10 @@ def test_checkpoint_store_roundtrip(tmp_path):
     assert not list(tmp_path.glob(".checkpoints.*"))  # no temporary file left behind
     store.forget("u")
     assert CheckpointStore(tmp_path).mapping_ids() == []
+
+
+def test_retry_backoff_schedule_doubles_from_one_second_to_a_minute():
+    assert [Backoff().delay(n) for n in range(0, 9)] == [0, 1, 2, 4, 8, 16, 32, 60, 60]
+    assert sum(Backoff().delay(n) for n in range(1, 7)) == 63  # six retries ride out a minute
+    assert Backoff(0.02, 0.2).delay(3) == pytest.approx(0.08)
+    assert Backoff(0.0, 0.0).delay(5) == 0  # base 0: immediate retries (not the default)

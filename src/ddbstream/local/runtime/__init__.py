@@ -10,7 +10,8 @@ mapping whose source is a DynamoDB stream:
 - the event exactly as Lambda sends it (:func:`.events.lambda_record`);
 - function errors and timeouts; ``ReportBatchItemFailures``; ``BisectBatchOnFunctionError``;
   ``MaximumRetryAttempts``; ``MaximumRecordAgeInSeconds``; the on-failure record to an SQS
-  queue or SNS topic (:func:`.events.failure_record`); see :mod:`.batching`;
+  queue or SNS topic (:func:`.events.failure_record`); retries spaced by exponential backoff
+  (1 s doubling to 60 s; ``retry_base_delay`` / ``retry_max_delay``); see :mod:`.batching`;
 - ``ParallelizationFactor`` 1-10 (a key always in the same lane, per-key order kept);
 - ``FilterCriteria`` (:mod:`.filtering`); ``Enabled`` honoured when it changes (the mappings are
   listed again every ``refresh_interval``: new ones start, deleted ones stop);
@@ -56,8 +57,7 @@ the ones running, ``stats()`` counts per mapping (``invoke``, ``errors``, ``reco
   (the function or its code could not be found; retried).
 
 Differences from Lambda that remain: moto keeps one shard per stream and never trims it (no
-24-hour retention, no resharding); retries follow at once (``retry_delay``) rather than with
-Lambda's backoff; ``IteratorAge`` uses the record's creation time rounded down to the second.
+24-hour retention, no resharding); ``IteratorAge`` uses the record's creation time rounded down to the second.
 moto accepts settings Lambda refuses: invalid ``FilterCriteria`` pause the mapping here (an
 ``error`` event; nothing is read or checkpointed until they are fixed).
 """

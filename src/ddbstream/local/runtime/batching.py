@@ -12,7 +12,8 @@ when lanes run in parallel) into the shard's checkpoint. Both follow Lambda's do
   ``itemIdentifier``, a wrong key name, or one that is not a sequence number of the batch makes
   the whole batch a failure;
 - a failed batch is retried until ``MaximumRetryAttempts`` retries are used (-1: until the
-  records expire), then discarded with condition ``RetryAttemptsExhausted``;
+  records expire), then discarded with condition ``RetryAttemptsExhausted``; the attempts are
+  spaced by :class:`Backoff`;
 - ``BisectBatchOnFunctionError`` splits a failed batch in two and invokes the halves in order;
   a split does not use a retry. With a partial response, the batch is split at the reported
   record and only the remaining records are retried (again without using a retry);
@@ -71,6 +72,32 @@ class MappingSettings:
             in (m.get("FunctionResponseTypes") or []),
             parallelization_factor=max(1, min(num("ParallelizationFactor", 1), 10)),
         )
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """The spacing of a lane's attempts after one that made no progress.
+
+    AWS documents that a stream event source mapping retries a failed batch (a function error,
+    a whole-batch ``batchItemFailures`` response, or an invocation that did not happen: a
+    throttle, a missing function) until it succeeds, the records expire or exceed
+    ``MaximumRecordAgeInSeconds``, or ``MaximumRetryAttempts`` are used; it does not document
+    the spacing. Assumed here: exponential backoff, the scheme AWS applies to retries elsewhere
+    (its SDKs, its log and telemetry delivery), from ``base`` seconds, doubling after each
+    further attempt without progress, capped at ``cap``.
+    With the defaults the waits before the 1st, 2nd, ... retry are 1, 2, 4, 8, 16, 32, 60, 60,
+    ... seconds (about 63 s until the 6th retry). Any progress (records checkpointed or
+    discarded) resets the count, so the rest of a partially failed batch follows at once.
+    """
+
+    base: float = 1.0
+    cap: float = 60.0
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` consecutive attempts without progress."""
+        if failures <= 0 or self.base <= 0:
+            return 0.0
+        return float(min(self.cap, self.base * 2.0 ** min(failures - 1, 64)))
 
 
 @dataclass

@@ -28,7 +28,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import aws
-from .batching import InvokeOutcome, MappingSettings, Segment, ShardProgress, decide, expired
+from .batching import (
+    Backoff,
+    InvokeOutcome,
+    MappingSettings,
+    Segment,
+    ShardProgress,
+    decide,
+    expired,
+)
 from .checkpoints import CheckpointStore, ShardCheckpoint
 from .events import Discard, StreamRecord, event_payload, failure_record, stream_record, take_batch
 from .filtering import FilterPatternError, matches_any, parse_patterns
@@ -50,8 +58,8 @@ class Services:
     store: CheckpointStore
     clock: Callable[[], float] = time.time
     poll_interval: float = 0.25
-    retry_delay: float = 0.0
-    not_available_delay: float = 1.0
+    #: spacing of the attempts after one that made no progress (see Backoff)
+    backoff: Backoff = field(default_factory=Backoff)
     on_event: Callable[[dict[str, Any]], None] | None = None
     stats: dict[str, collections.Counter[str]] = field(default_factory=dict)
     stats_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -357,6 +365,16 @@ class ShardRunner:
         self.mapping.send_failure(self.shard_id, discard)
         self.done(discard.records)
 
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a retry's backoff), or less if the mapping stops meanwhile."""
+        deadline = time.monotonic() + seconds
+        with self.wakeup:
+            while not self.stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.wakeup.wait(timeout=left)  # notified for many reasons: wait again
+
     # -- reading -------------------------------------------------------------------------
     def _sleep(self, seconds: float) -> None:
         with self.wakeup:
@@ -486,6 +504,8 @@ class Lane:
         self.pending: collections.deque[StreamRecord] = collections.deque()
         self.segments: collections.deque[Segment] = collections.deque()
         self.window_start = time.monotonic()
+        #: attempts in a row that made no progress; drives the backoff before the next one
+        self.failures = 0
 
     def _next_segment(self) -> Segment | None:
         shard = self.shard
@@ -529,9 +549,14 @@ class Lane:
         mapping = shard.mapping
         svc = mapping.services
         settings = mapping.settings
+        if self.failures:
+            shard.pause(svc.backoff.delay(self.failures))
+            if shard.stopping.is_set():
+                return False  # the batch is not checkpointed: the next runtime redoes it
         gone, seg = expired(seg, settings, svc.clock())
         if gone is not None:
             shard.discard(gone)
+            self.failures = 0
         if not seg.records:
             return True
         seg.invokes += 1
@@ -542,16 +567,18 @@ class Lane:
             seg.invokes -= 1
             with shard.wakeup:
                 self.segments.appendleft(seg)
-            shard._sleep(svc.not_available_delay)
+            self.failures += 1
             return True
         assert isinstance(outcome, InvokeOutcome)
         decision = decide(seg, outcome, settings)
         shard.done(decision.succeeded)
         for d in decision.discarded:
             shard.discard(d)
+        if decision.succeeded or decision.discarded:
+            self.failures = 0  # progress: what is left follows at once
+        elif decision.retry:
+            self.failures += 1
         if decision.retry:
             with shard.wakeup:
                 self.segments.extendleft(reversed(decision.retry))
-            if svc.retry_delay > 0:
-                shard._sleep(svc.retry_delay)
         return True

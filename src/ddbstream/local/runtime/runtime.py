@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import aws
+from .batching import Backoff
 from .checkpoints import CheckpointStore
 from .runner import MappingConfig, MappingRunner, Services
 from .worker import WorkerPool
@@ -33,7 +34,8 @@ class Runtime:
 
     ``poll_interval`` is the idle polling period of a shard (Lambda: about four times a
     second); ``refresh_interval`` how often the mappings are listed again (new, changed,
-    enabled/disabled, deleted); ``retry_delay`` a pause before retrying a failed batch; ``clock``
+    enabled/disabled, deleted); ``retry_base_delay`` and ``retry_max_delay`` the backoff between
+    attempts at a failing batch (:class:`.batching.Backoff`: 1 s doubling to 60 s); ``clock``
     the wall clock used for record ages (tests may shift it); ``select`` limits the runtime to
     the mappings (as ListEventSourceMappings returns them) for which it returns True.
     ``credentials`` (access key id, secret) are used for the emulator and handed to the function
@@ -51,7 +53,8 @@ class Runtime:
         on_event: Callable[[dict[str, Any]], None] | None = None,
         poll_interval: float = 0.25,
         refresh_interval: float = 1.0,
-        retry_delay: float = 0.0,
+        retry_base_delay: float = 1.0,
+        retry_max_delay: float = 60.0,
         clock: Callable[[], float] = time.time,
         select: Callable[[dict[str, Any]], bool] | None = None,
         credentials: tuple[str, str] | None = None,
@@ -72,7 +75,7 @@ class Runtime:
             store=CheckpointStore(self.state_dir),
             clock=clock,
             poll_interval=poll_interval,
-            retry_delay=retry_delay,
+            backoff=Backoff(retry_base_delay, retry_max_delay),
             on_event=on_event,
         )
         self._runners: dict[str, MappingRunner] = {}
