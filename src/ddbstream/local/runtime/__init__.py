@@ -57,7 +57,8 @@ the ones running, ``stats()`` counts per mapping (``invoke``, ``errors``, ``reco
   (the function or its code could not be found; retried).
 
 Differences from Lambda that remain: moto keeps one shard per stream and never trims it (no
-24-hour retention, no resharding); ``IteratorAge`` uses the record's creation time rounded down to the second.
+24-hour retention, no resharding); ``IteratorAge`` uses the record's creation time rounded
+down to the second.
 moto accepts settings Lambda refuses: invalid ``FilterCriteria`` pause the mapping here (an
 ``error`` event; nothing is read or checkpointed until they are fixed).
 """
