@@ -26,10 +26,10 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from ddbstream.core.audit import build_audit_objects, event_to_line
 from ddbstream.core.decode import decode_record
-from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
 from ddbstream.core.pipeline import PipelineConfig, process_batch
-from ddbstream.core.records import stream_record
 from ddbstream.core.rules import DEFAULT_RULES
+from ddbstream.testing.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
+from ddbstream.testing.records import stream_record
 
 N = 1_000
 T0 = 1_764_064_800

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ddbstream import handler
-from ddbstream.core.records import stream_record
 from ddbstream.settings import SettingsError
+from ddbstream.testing.records import stream_record
 
 T0 = 1_764_064_800  # 2025-11-25T10:00:00Z
 
@@ -279,8 +279,8 @@ def test_handler_demo_prints_an_account(capsys) -> None:  # type: ignore[no-unty
 def test_failed_record_without_sequence_number_fails_the_whole_batch() -> None:
     """A poison record with no SequenceNumber whose quarantine write fails cannot be reported
     as a batch item: the handler raises so that Lambda retries the whole batch."""
-    from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
     from ddbstream.settings import Settings
+    from ddbstream.testing.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
 
     proc = handler.Processor(
         settings=Settings.from_env(

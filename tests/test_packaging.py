@@ -69,7 +69,7 @@ def test_only_the_function_code_is_shipped(built: packaging.PackageInfo) -> None
     assert {"ddbstream/__init__.py", "ddbstream/handler.py"} <= names
     assert all(n.startswith("ddbstream/") for n in names)
     assert not [n for n in names if n.startswith("ddbstream/local/")]
-    for excluded in ("cli", "ops", "local"):
+    for excluded in ("cli", "ops", "local", "testing"):
         assert not [n for n in names if n.startswith(f"ddbstream/{excluded}/")], excluded
     assert "ddbstream/packaging.py" not in names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]

@@ -2,11 +2,12 @@
 
 The zip holds the ``ddbstream`` package's source as the function needs it: everything under
 ``ddbstream/`` except the local stack (``ddbstream/local/``), the command line
-(``ddbstream/cli/``), the operations verbs (``ddbstream/ops/``), this module and compiled
-files. The same source always gives the same bytes: entries sorted, timestamps fixed at
-1980-01-01 00:00:00 (the earliest a zip can hold), permissions fixed at 0644, one
-compression level. So Terraform's ``source_code_hash`` (``filebase64sha256`` of the
-zip) changes only when the code does, and an unchanged package is never redeployed.
+(``ddbstream/cli/``), the operations verbs (``ddbstream/ops/``), the test data builders
+(``ddbstream/testing/``), this module and compiled files. The same source always gives the
+same bytes: entries sorted, timestamps fixed at 1980-01-01 00:00:00 (the earliest a zip can
+hold), permissions fixed at 0644, one compression level. So Terraform's ``source_code_hash``
+(``filebase64sha256`` of the zip) changes only when the code does, and an unchanged package is
+never redeployed.
 
 The function needs no third-party code: boto3 comes with the Lambda Python runtime. The zip
 holds source only, so it runs on any Python from 3.11 (the local runtime) to the 3.12/3.13
@@ -35,9 +36,9 @@ COMPRESSION = zipfile.ZIP_DEFLATED
 COMPRESS_LEVEL = 9
 
 #: Paths (relative to the package directory, POSIX form) left out of the function's zip.
-#: Directories are left out at the top level (``local/``, ``cli/``, ``ops/``) or anywhere
-#: (``__pycache__``).
-EXCLUDED_TOP_DIRS = frozenset({"local", "cli", "ops"})
+#: Directories are left out at the top level (``local/``, ``cli/``, ``ops/``, ``testing/``) or
+#: anywhere (``__pycache__``).
+EXCLUDED_TOP_DIRS = frozenset({"local", "cli", "ops", "testing"})
 EXCLUDED_DIRS = frozenset({"__pycache__"})
 EXCLUDED_FILES = frozenset({"packaging.py"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")

@@ -17,7 +17,7 @@ from ddbstream.core.audit import build_audit_objects, event_to_line
 from ddbstream.core.decode import decode_record
 from ddbstream.core.notify import build_notification
 from ddbstream.core.pipeline import build_quarantine_object
-from ddbstream.core.records import activity, stream_record
+from ddbstream.testing.records import activity, stream_record
 
 KEYS = {"UserId": "u1", "ActivityId": "a1"}
 

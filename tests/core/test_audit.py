@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from ddbstream.core.audit import build_audit_objects, event_to_line, read_audit_body
 from ddbstream.core.decode import decode_record
-from ddbstream.core.records import activity, stream_record
+from ddbstream.testing.records import activity, stream_record
 
 KEYS = {"UserId": "u1", "ActivityId": "a1"}
 T0 = 1_764_064_800  # 2025-11-25T10:00:00Z

@@ -16,7 +16,7 @@ from ddbstream.core.decode import (
     decode_value,
     table_from_arn,
 )
-from ddbstream.core.records import stream_record
+from ddbstream.testing.records import stream_record
 
 ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/UserActivities/stream/2026-01-01T00:00:00.000"
 

@@ -12,7 +12,7 @@ from ddbstream.core.notify import (
     chunk_notifications,
     clean_subject,
 )
-from ddbstream.core.records import activity, stream_record
+from ddbstream.testing.records import activity, stream_record
 
 KEYS = {"UserId": "u1", "ActivityId": "a1"}
 ATTRS = ("ActivityType", "UserId")

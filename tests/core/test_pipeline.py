@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ddbstream.core.audit import read_audit_body
-from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
 from ddbstream.core.pipeline import PipelineConfig, process_batch
-from ddbstream.core.records import activity, stream_record
 from ddbstream.core.rules import parse_rules
+from ddbstream.testing.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
+from ddbstream.testing.records import activity, stream_record
 
 KEYS = {"UserId": "u1", "ActivityId": "a1"}
 T0 = 1_764_064_800

@@ -26,9 +26,9 @@ from ddbstream.core.audit import (
 )
 from ddbstream.core.decode import ChangeEvent, decode_item, decode_record, diff_images
 from ddbstream.core.jsonenc import dumps, loads
-from ddbstream.core.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
 from ddbstream.core.pipeline import PipelineConfig, build_quarantine_object, process_batch
-from ddbstream.core.records import stream_record
+from ddbstream.testing.memory import MemoryAudit, MemoryNotifier, MemoryQuarantine
+from ddbstream.testing.records import stream_record
 
 # --- DynamoDB values on the wire (as Lambda delivers them: B is base64 text) -------------
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ddbstream.core.decode import decode_record
-from ddbstream.core.records import activity, stream_record
 from ddbstream.core.rules import DEFAULT_RULES, RulesError, parse_rules
+from ddbstream.testing.records import activity, stream_record
 
 KEYS = {"UserId": "u1", "ActivityId": "a1"}
 

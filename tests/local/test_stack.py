@@ -14,6 +14,7 @@ from stack_helpers import LocalStackHandle, ddbstream_cmd, start_stack, stop_sta
 
 from ddbstream import cli
 from ddbstream.local import stack
+from ddbstream.local.stack import commands
 
 OUTPUTS = {
     "dlq_url": {"sensitive": False, "type": "string", "value": "http://127.0.0.1:4566/1/dlq"},
@@ -30,29 +31,29 @@ OUTPUTS = {
 
 
 def test_output_renders_like_terraform_output() -> None:
-    assert stack.render_output(OUTPUTS, "dlq_url", raw=True, as_json=False) == (
+    assert commands.render_output(OUTPUTS, "dlq_url", raw=True, as_json=False) == (
         "http://127.0.0.1:4566/1/dlq"
     )
-    assert stack.render_output(OUTPUTS, "retries", raw=True, as_json=False) == "2"
-    assert stack.render_output(OUTPUTS, "dynamodb_table_name", False, False) == '"T-1"'
-    assert stack.render_output(OUTPUTS, "alarm_names", False, False) == '[\n  "a",\n  "b",\n]'
-    everything = stack.render_output(OUTPUTS, None, False, False).splitlines()
+    assert commands.render_output(OUTPUTS, "retries", raw=True, as_json=False) == "2"
+    assert commands.render_output(OUTPUTS, "dynamodb_table_name", False, False) == '"T-1"'
+    assert commands.render_output(OUTPUTS, "alarm_names", False, False) == '[\n  "a",\n  "b",\n]'
+    everything = commands.render_output(OUTPUTS, None, False, False).splitlines()
     assert everything[0] == "alarm_names = ["
     assert 'dlq_url = "http://127.0.0.1:4566/1/dlq"' in everything
     assert "secret = <sensitive>" in everything
-    assert json.loads(stack.render_output(OUTPUTS, None, False, True)) == OUTPUTS
-    assert json.loads(stack.render_output(OUTPUTS, "alarm_names", False, True)) == ["a", "b"]
+    assert json.loads(commands.render_output(OUTPUTS, None, False, True)) == OUTPUTS
+    assert json.loads(commands.render_output(OUTPUTS, "alarm_names", False, True)) == ["a", "b"]
 
 
 def test_output_errors_name_the_problem() -> None:
     with pytest.raises(stack.StackError) as err:
-        stack.render_output(OUTPUTS, "table_name", raw=True, as_json=False)
+        commands.render_output(OUTPUTS, "table_name", raw=True, as_json=False)
     assert 'output "table_name" not found' in str(err.value)
     assert "dynamodb_table_name" in str(err.value)  # the known names are listed
     with pytest.raises(stack.StackError, match="-raw needs the NAME"):
-        stack.render_output(OUTPUTS, None, raw=True, as_json=False)
+        commands.render_output(OUTPUTS, None, raw=True, as_json=False)
     with pytest.raises(stack.StackError, match="use -json"):
-        stack.render_output(OUTPUTS, "alarm_names", raw=True, as_json=False)
+        commands.render_output(OUTPUTS, "alarm_names", raw=True, as_json=False)
 
 
 def test_output_command_reads_the_last_apply(

@@ -40,13 +40,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--detach", action="store_true", help="return once the stack is ready, leave it running"
     )
-    p.set_defaults(run="ddbstream.local.stack:cmd_up")
+    p.set_defaults(run="ddbstream.local.stack.commands:cmd_up")
 
     p = sub.add_parser(
         "down", help="stop the local stack", description="Stop a running local stack cleanly."
     )
     add_state_dir(p)
-    p.set_defaults(run="ddbstream.local.stack:cmd_down")
+    p.set_defaults(run="ddbstream.local.stack.commands:cmd_down")
 
     p = sub.add_parser(
         "env",
@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
         'local stack. Use: eval "$(ddbstream env)"',
     )
     add_state_dir(p)
-    p.set_defaults(run="ddbstream.local.stack:cmd_env")
+    p.set_defaults(run="ddbstream.local.stack.commands:cmd_env")
 
     p = sub.add_parser(
         "output",
@@ -67,7 +67,7 @@ def register(sub: Any) -> None:
     p.add_argument("-json", "--json", action="store_true", help="print JSON")
     p.add_argument("name", nargs="?", help="output name (default: all outputs)")
     add_state_dir(p)
-    p.set_defaults(run="ddbstream.local.stack:cmd_output")
+    p.set_defaults(run="ddbstream.local.stack.commands:cmd_output")
 
     p = sub.add_parser(
         "demo",

@@ -44,7 +44,7 @@ class _Context:
 
 def sample_batch() -> list[dict[str, Any]]:
     """The seed walkthrough's items as stream records, plus a TTL expiry and a poison record."""
-    from ddbstream.core.records import stream_record
+    from ddbstream.testing.records import stream_record
 
     k1 = {"UserId": "test-user-001", "ActivityId": "login-001"}
     login = {

@@ -1,0 +1,129 @@
+"""Whether a stack runs: its process, its emulator's health, the state directory's lock, and
+the child processes (a terraform run) of the serving process."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .state import LOCK_FILE, StackError, read_state, state_dir_flag
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (our own exited child, not yet reaped) is not alive.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def endpoint_healthy(endpoint: str, timeout: float = 2.0) -> bool:
+    """True when the emulator answers HTTP at ``endpoint``."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=timeout) as resp:
+            return 200 <= resp.status < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except (OSError, ValueError):
+        return False
+
+
+def lock_held(state_dir: Path) -> bool:
+    """True when a process holds the state directory's ``up`` lock (a stack runs or starts)."""
+    path = state_dir / LOCK_FILE
+    if not path.exists():
+        return False
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def find_running(state_dir: Path) -> dict[str, Any] | None:
+    """The state of the stack serving from ``state_dir``, if it is ready and answers."""
+    state = read_state(state_dir)
+    if not state or state.get("status") != "ready":
+        return None
+    if not pid_alive(int(state.get("pid", 0))) or not endpoint_healthy(state["endpoint"]):
+        return None
+    return state
+
+
+def require_running(state_dir: Path) -> dict[str, Any]:
+    state = find_running(state_dir)
+    starting = read_state(state_dir) or {}
+    if state is None and starting.get("status") == "starting" and lock_held(state_dir):
+        raise StackError(
+            f"the local stack in {state_dir} is still starting (pid {starting.get('pid')}): "
+            "try again once `ddbstream up` says it is ready"
+        )
+    if state is None:
+        raise StackError(
+            f"no local stack is running for the state directory {state_dir}: start one with "
+            f"`ddbstream up` (or `ddbstream up --detach`){state_dir_flag(state_dir)}"
+        )
+    return state
+
+
+@contextlib.contextmanager
+def up_lock(state_dir: Path) -> Iterator[bool]:
+    """Holds the state directory's lock; yields False when another process holds it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / LOCK_FILE, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def child_pids() -> list[int]:
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+            found.append(int(entry.name))
+    return found
+
+
+def end_children(grace: float = 5.0) -> None:
+    """Stop this process's child processes (a terraform run), politely then firmly."""
+    kids = child_pids()
+    for pid in kids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while kids and time.monotonic() < deadline:
+        kids = [p for p in kids if pid_alive(p)]
+        time.sleep(0.1)
+    for pid in kids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,118 @@
+"""The state directory of a local stack: where it is, its files, what they say.
+
+Files in the state directory::
+
+    stack.json        the running stack: pid, endpoint, status, timings (removed on exit)
+    outputs.json      Terraform outputs of the last apply, as ``terraform output -json``
+    emulator.pickle   the emulator's state, saved on exit and restored by the next ``up``
+    up.lock           held (flock) by the process serving the stack, for as long as it runs
+    up.log            the log of a ``up --detach`` child
+    last-port         the emulator's port in the last run, which the next ``up`` prefers
+    terraform/        Terraform's working directory and local state (the terraform driver)
+    runtime/          the local runtime's checkpoints
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ddbstream.errors import UserError
+from ddbstream.local import terraform as tf
+
+DEFAULT_PORT = 4566
+STATE_FILE = "stack.json"
+OUTPUTS_FILE = "outputs.json"
+SNAPSHOT_FILE = "emulator.pickle"
+LOCK_FILE = "up.lock"
+LOG_FILE = "up.log"
+PORT_FILE = "last-port"
+TERRAFORM_DIR = "terraform"
+RUNTIME_DIR = "runtime"
+#: The Terraform outputs the seed README's walkthrough (and ``ddbstream demo``) read with
+#: ``output -raw NAME``: terraform/outputs.tf keeps them by these names.
+WALKTHROUGH_OUTPUTS: tuple[str, ...] = (
+    "dynamodb_table_name",
+    "lambda_log_group_name",
+    "s3_bucket_name",
+    "dlq_url",
+    "lambda_function_name",
+    "sns_topic_arn",
+)
+Say = Callable[[str], None]
+
+
+class StackError(UserError):
+    """The local stack cannot do what was asked; the message says why and what to do."""
+
+
+def project_root() -> Path:
+    """The checkout holding ``terraform/`` (one rule for the whole local stack: see
+    :func:`ddbstream.local.terraform.project_root`)."""
+    try:
+        return tf.project_root()
+    except tf.TerraformError as exc:
+        raise StackError(
+            "cannot find the project (a directory with terraform/versions.tf): run ddbstream "
+            "from the ddbstream checkout, or install it in editable mode from there"
+        ) from exc
+
+
+def state_dir_of(arg: str | os.PathLike[str] | None) -> Path:
+    if arg:
+        return Path(arg).expanduser().resolve()
+    env = os.environ.get("DDBSTREAM_STATE_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    return project_root() / ".ddbstream"
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def state_dir_flag(state_dir: Path) -> str:
+    """`` --state-dir DIR`` for the commands shown to the user; empty for the default one."""
+    try:
+        default: Path | None = project_root() / ".ddbstream"
+    except StackError:
+        default = None
+    return "" if state_dir == default else f" --state-dir {shlex.quote(str(state_dir))}"
+
+
+def read_outputs(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """Terraform outputs of the last local apply, in ``terraform output -json`` form."""
+    try:
+        data = json.loads((state_dir / OUTPUTS_FILE).read_text())
+    except FileNotFoundError:
+        raise StackError(
+            f"the local stack has no outputs yet in {state_dir}: run `ddbstream up` first"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise StackError(f"cannot read {state_dir / OUTPUTS_FILE}: {exc}") from exc
+    return data  # type: ignore[no-any-return]
+
+
+def output_values(state_dir: Path) -> dict[str, Any]:
+    return tf.values_of(read_outputs(state_dir))
+
+
+def previous_port(state_dir: Path) -> int | None:
+    try:
+        return int(json.loads((state_dir / PORT_FILE).read_text()))
+    except (OSError, ValueError):
+        return None
