@@ -110,6 +110,34 @@ def test_several_filters_are_or(lab):
     assert lab.delivered() == ["x", "y"]
 
 
+def test_exists_filter_matches_leaf_nodes_only(lab):
+    lab.table()
+    lab.function(RECORDING)
+    # "status" holds {"S": ...}: an intermediate node, which exists never matches on AWS
+    intermediate = {"dynamodb": {"NewImage": {"status": [{"exists": True}]}}}
+    uuid_ = lab.mapping(FilterCriteria={"Filters": [{"Pattern": json.dumps(intermediate)}]})
+    lab.put("a", status="PAID")
+    lab.put("b")
+    rt = lab.runtime()
+    assert rt.wait_idle(20)
+    assert lab.delivered() == []
+    assert rt.stats()[uuid_]["records_filtered"] == 2
+    leaf = {"dynamodb": {"NewImage": {"status": {"S": [{"exists": True}]}}}}
+    lab.lam.update_event_source_mapping(
+        UUID=uuid_, FilterCriteria={"Filters": [{"Pattern": json.dumps(leaf)}]}
+    )
+    assert lab.wait_for(lambda: _filters_applied(rt, uuid_, leaf))
+    lab.put("c", status="PAID")
+    lab.put("d")
+    assert rt.wait_idle(20)
+    assert lab.delivered() == ["c"]
+
+
+def _filters_applied(rt, uuid_, pattern):
+    runner = rt._runners.get(uuid_)
+    return runner is not None and runner._patterns == [pattern]
+
+
 def test_enabled_state_is_honoured_when_it_changes(lab):
     lab.table()
     lab.function(RECORDING)

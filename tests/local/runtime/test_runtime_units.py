@@ -53,9 +53,13 @@ EVENT = {
             "status": {"S": "PAID"},
             "amount": {"N": "42"},
             "tags": {"L": [{"S": "a"}, {"S": "b"}]},
+            "gone": {"NULL": True},
+            "note": {"S": ""},
+            "star": {"S": "a*b"},
         },
         "SizeBytes": 120,
     },
+    "nothing": None,
 }
 
 
@@ -81,7 +85,47 @@ EVENT = {
         # a DynamoDB N value is a string in the record: numeric rules do not match it
         ({"dynamodb": {"NewImage": {"amount": {"N": [{"numeric": [">", 1]}]}}}}, False),
         ({"dynamodb": {"NewImage": {"amount": {"N": ["42"]}}}}, True),
-        ({"dynamodb": {"NewImage": {"status": [{"exists": True}]}}}, True),
+        # exists works on leaf nodes only: a DynamoDB attribute ({"S": ...}) is not a leaf
+        ({"dynamodb": {"NewImage": {"status": [{"exists": True}]}}}, False),
+        ({"dynamodb": {"NewImage": {"status": [{"exists": False}]}}}, True),
+        ({"dynamodb": {"NewImage": {"status": {"S": [{"exists": True}]}}}}, True),
+        ({"dynamodb": {"NewImage": {"status": {"N": [{"exists": True}]}}}}, False),
+        ({"dynamodb": {"NewImage": [{"exists": True}]}}, False),
+        # every rule sees leaves only: an object is neither equal nor "anything but" a value
+        ({"dynamodb": {"NewImage": {"status": [{"anything-but": "PAID"}]}}}, False),
+        ({"dynamodb": {"NewImage": {"status": {"S": [{"anything-but": "PAID"}]}}}}, False),
+        ({"dynamodb": {"NewImage": {"status": {"S": [{"anything-but": ["X", "Y"]}]}}}}, True),
+        ({"dynamodb": {"NewImage": {"nope": {"S": [{"anything-but": "PAID"}]}}}}, False),
+        # arrays: each element on its own ("b" is anything but "a")
+        ({"dynamodb": {"NewImage": {"tags": {"L": {"S": [{"anything-but": "a"}]}}}}}, True),
+        ({"dynamodb": {"NewImage": {"tags": {"L": {"S": [{"anything-but": ["a", "b"]}]}}}}}, False),
+        ({"dynamodb": {"NewImage": {"tags": {"L": {"S": [{"prefix": "b"}]}}}}}, True),
+        ({"dynamodb": {"NewImage": {"tags": {"L": {"S": [{"exists": True}]}}}}}, True),
+        # prefix / suffix / equals-ignore-case / wildcard: strings only
+        ({"dynamodb": {"SizeBytes": [{"prefix": "12"}]}}, False),
+        ({"dynamodb": {"NewImage": {"amount": {"N": [{"prefix": "4"}]}}}}, True),
+        (
+            {"dynamodb": {"Keys": {"pk": {"S": [{"suffix": {"equals-ignore-case": "DER#1"}}]}}}},
+            True,
+        ),
+        (
+            {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": {"equals-ignore-case": "ORDER"}}]}}}},
+            True,
+        ),
+        ({"dynamodb": {"Keys": {"pk": {"S": [{"wildcard": "*#*"}]}}}}, True),
+        ({"dynamodb": {"Keys": {"pk": {"S": [{"wildcard": "order\\*1"}]}}}}, False),
+        ({"dynamodb": {"NewImage": {"star": {"S": [{"wildcard": "a\\*b"}]}}}}, True),
+        ({"dynamodb": {"NewImage": {"star": {"S": [{"wildcard": "a*b"}]}}}}, True),
+        ({"eventName": [{"anything-but": {"wildcard": "MOD*"}}]}, True),
+        ({"eventName": [{"anything-but": {"equals-ignore-case": ["insert"]}}]}, False),
+        ({"eventName": [{"anything-but": {"suffix": "ERT"}}]}, False),
+        # null and empty values
+        ({"dynamodb": {"NewImage": {"gone": {"NULL": [True]}}}}, True),
+        ({"dynamodb": {"NewImage": {"note": {"S": [""]}}}}, True),
+        ({"dynamodb": {"NewImage": {"status": {"S": [""]}}}}, False),
+        ({"nothing": [None]}, True),
+        ({"eventName": [None]}, False),
+        ({"$or": [{"eventName": ["REMOVE"]}, {"dynamodb": {"Keys": {"pk": {"S": ["x"]}}}}]}, False),
         ({"dynamodb": {"NewImage": {"missing": [{"exists": True}]}}}, False),
         ({"dynamodb": {"NewImage": {"missing": [{"exists": False}]}}}, True),
         ({"dynamodb": {"OldImage": {"status": {"S": [{"exists": False}]}}}}, True),
@@ -90,7 +134,7 @@ EVENT = {
         ({"$or": [{"eventName": ["REMOVE"]}, {"dynamodb": {"SizeBytes": [120]}}]}, True),
     ],
 )
-def test_filter_patterns(pattern, expected):
+def test_filter_operators_on_a_dynamodb_record(pattern, expected):
     assert matches(pattern, EVENT) is expected
 
 
@@ -111,6 +155,15 @@ def test_filter_criteria_parsing():
         {"a": []},
         {"a": "x"},
         {"$or": [{"a": ["x"]}]},
+        {"a": [{"wildcard": "a**b"}]},
+        {"a": [{"wildcard": "a\\b"}]},
+        {"a": [{"prefix": 1}]},
+        {"a": [{"suffix": ["x"]}]},
+        {"a": [{"equals-ignore-case": 5}]},
+        {"a": [{"exists": "yes"}]},
+        {"a": [{"anything-but": ["x", 1]}]},
+        {"a": [{"anything-but": []}]},
+        {"a": [{"anything-but": {"numeric": [">", 1]}}]},
     ],
 )
 def test_invalid_filter_patterns_are_refused(pattern):
