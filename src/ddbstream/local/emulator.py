@@ -12,6 +12,10 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   state publishes CloudWatch's notification to the alarm's SNS actions, DescribeAlarmHistory
   answers, and EMF documents in Lambda log groups become metrics (the patch lives with the rest
   of the local CloudWatch, :mod:`ddbstream.local.monitoring.cloudwatch`).
+* DynamoDB Streams' ``GetShardIterator`` answers as AWS does for a shard that is not there
+  (``ResourceNotFoundException``) and for a sequence number before the shard's first record
+  (``TrimmedDataAccessException``: on AWS, a record older than the 24-hour retention), where
+  moto fails an assertion (HTTP 500). See :func:`_stream_errors_as_on_aws`.
 """
 
 from __future__ import annotations
@@ -65,9 +69,61 @@ def patch_moto() -> None:
     """Apply this project's changes to moto's behaviour (idempotent; see the module docstring)."""
     _disable_moto_lambda_side_effects()
     _fix_policy_conditions()
+    _stream_errors_as_on_aws()
     from ddbstream.local.monitoring import cloudwatch
 
     cloudwatch.install()
+
+
+_streams_patch_lock = threading.Lock()
+_streams_patched = False
+
+
+def _stream_errors_as_on_aws() -> None:
+    """``GetShardIterator``: AWS's errors for an unknown shard and for trimmed records.
+
+    AWS documents ``TrimmedDataAccessException`` for "a shard iterator with a sequence number
+    older than the trim point (24 hours)". moto never trims, so a sequence number before the
+    shard's first record is the only such case here (``ddbstream dlq replay`` of a batch whose
+    records are gone); moto asserts instead and answers HTTP 500."""
+    global _streams_patched
+    with _streams_patch_lock:
+        if _streams_patched:
+            return
+        from moto.core.exceptions import JsonRESTError
+        from moto.dynamodbstreams import models as streams_models
+
+        original = streams_models.DynamoDBStreamsBackend.get_shard_iterator
+
+        def get_shard_iterator(
+            self: Any,
+            arn: str,
+            shard_id: str,
+            shard_iterator_type: str,
+            sequence_number: Any = None,
+        ) -> Any:
+            try:
+                table = self._get_table_from_arn(arn)
+            except Exception:
+                table = None
+            shard = getattr(table, "stream_shard", None)
+            if shard is None or shard.id != shard_id:
+                raise JsonRESTError(
+                    "ResourceNotFoundException", f"Requested resource not found: Shard: {shard_id}"
+                )
+            if (
+                shard_iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
+                and sequence_number is not None
+                and int(sequence_number) < shard.starting_sequence_number
+            ):
+                raise JsonRESTError(
+                    "TrimmedDataAccessException",
+                    "The data you are trying to access has been trimmed.",
+                )
+            return original(self, arn, shard_id, shard_iterator_type, sequence_number)
+
+        streams_models.DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign]
+        _streams_patched = True
 
 
 _policy_patch_lock = threading.Lock()
