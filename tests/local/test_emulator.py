@@ -115,3 +115,41 @@ def test_writes_to_a_mapped_table_keep_their_stream_records(aws_client) -> None:
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["k0", "k1", "k2"]
     seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert seqs == sorted(set(seqs))
+
+
+def test_get_shard_iterator_answers_trimmed_and_unknown_shard_as_aws(aws_client) -> None:  # type: ignore[no-untyped-def]
+    """AWS: TrimmedDataAccessException for a sequence number older than the trim point;
+    ResourceNotFoundException for a shard that is not there (moto: an assertion, HTTP 500)."""
+    ddb, streams = aws_client("dynamodb"), aws_client("dynamodbstreams")
+    arn = ddb.create_table(
+        TableName="emulator-trim",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]["LatestStreamArn"]
+    ddb.put_item(TableName="emulator-trim", Item={"k": {"S": "a"}})
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    first = int(shard["SequenceNumberRange"]["StartingSequenceNumber"])
+    ok = streams.get_shard_iterator(
+        StreamArn=arn,
+        ShardId=shard["ShardId"],
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=str(first),
+    )
+    assert len(streams.get_records(ShardIterator=ok["ShardIterator"])["Records"]) == 1
+    with pytest.raises(ClientError) as trimmed:
+        streams.get_shard_iterator(
+            StreamArn=arn,
+            ShardId=shard["ShardId"],
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=str(first - 1),
+        )
+    assert trimmed.value.response["Error"]["Code"] == "TrimmedDataAccessException"
+    with pytest.raises(ClientError) as missing:
+        streams.get_shard_iterator(
+            StreamArn=arn,
+            ShardId="shardId-00000000000000000000-00000000",
+            ShardIteratorType="TRIM_HORIZON",
+        )
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -7,14 +7,17 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import time
 import uuid
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ddbstream import cli
 from ddbstream.errors import UserError
 from ddbstream.local import clients
 from ddbstream.ops import dlq
@@ -353,3 +356,73 @@ def test_a_replay_interrupted_after_the_audit_write_is_run_again_without_duplica
     assert len(set(ids)) == 2, "each change once after deduplication by event_id"
     assert len(mini.notifications()) >= 2, "every change notified, at least once"
     assert mini.dlq_bodies() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line, on a state directory that names this emulator (as `ddbstream up` leaves it)
+# ---------------------------------------------------------------------------------------------
+
+
+def _stack_dir(tmp_path: Path, mini: MiniStack) -> str:
+    from ddbstream.local import stack
+
+    state = {
+        "pid": os.getpid(),
+        "status": "ready",
+        "endpoint": mini.d.endpoint,
+        "region": "us-east-1",
+    }
+    (tmp_path / stack.STATE_FILE).write_text(json.dumps(state))
+    outputs = {
+        k: {"value": v, "type": "string", "sensitive": False} for k, v in mini.d.outputs.items()
+    }
+    (tmp_path / stack.OUTPUTS_FILE).write_text(json.dumps(outputs))
+    return str(tmp_path)
+
+
+def test_cli_list_and_replay(
+    mini: MiniStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sd = _stack_dir(tmp_path, mini)
+    assert cli.main(["dlq", "list", "--state-dir", sd]) == 0
+    assert capsys.readouterr().out.startswith("nothing in sqs ")
+    assert cli.main(["dlq", "replay", "--state-dir", sd]) == 0
+    assert "nothing to replay" in capsys.readouterr().out
+
+    seqs = mini.put(2, "cli")
+    mini.send(mini.failure_record(seqs))
+    mini.send('{"hello": "world"}')
+    assert cli.main(["dlq", "list", "--state-dir", sd]) == 0
+    out = capsys.readouterr().out
+    assert "2 message(s) in sqs" in out and "1 on-failure record(s), 1 other" in out
+    assert f"sequence {seqs[0]} .. {seqs[-1]} (2 record(s))" in out
+    assert "RetryAttemptsExhausted · function error Unhandled" in out
+    assert "records: readable from the stream for about 23h" in out
+    assert "NOT AN ON-FAILURE RECORD (no DDBStreamBatchInfo" in out
+    assert cli.main(["dlq", "list", "--json", "--state-dir", sd]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert sorted(m["on_failure_record"] for m in doc["messages"]) == [False, True]
+
+    # still invalid-arn: one line, exit 1, nothing taken
+    assert cli.main(["dlq", "replay", "--state-dir", sd]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ddbstream: function fn-") and err.count("\n") == 1
+    mini.set_topic(mini.topic)
+    assert cli.main(["dlq", "replay", "--state-dir", sd]) == dlq.EXIT_KEPT
+    captured = capsys.readouterr()
+    assert "replayed [sqs]" in captured.out and "2 changes" in captured.out
+    assert "foreign [sqs]" in captured.out
+    assert "1 message(s) kept" in captured.err
+    assert len(mini.audit_event_ids()) == 2
+
+
+@pytest.mark.parametrize("verb", ["list", "replay"])
+def test_cli_without_a_stack_or_with_a_wrong_terraform_dir_is_one_line(
+    verb: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["dlq", verb, "--state-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ddbstream: no local stack is running") and err.count("\n") == 1
+    assert cli.main(["dlq", verb, "--terraform-dir", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"ddbstream: --terraform-dir {tmp_path / 'nope'}: no such directory\n"

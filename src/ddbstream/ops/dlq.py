@@ -241,15 +241,22 @@ class SqsQueue:
                 self.release(stale)
             if not fresh:
                 return
-            for it in fresh:
-                seen.add(it.id)
-                yield it
+            pending = list(fresh)
+            try:
+                while pending:
+                    it = pending.pop(0)
+                    seen.add(it.id)
+                    yield it
+            finally:  # closed early (an error, a limit): the rest of the page back at once
+                if pending:
+                    self.release(pending)
 
     def peek(self) -> list[Item]:
         """Every message, then all made visible again (for listing)."""
         items: list[Item] = []
         try:
-            items.extend(self.iterate())
+            with contextlib.closing(self.iterate()) as messages:
+                items.extend(messages)
         finally:
             self.release(items)
         return items
@@ -764,15 +771,22 @@ def replay(
     limit: int | None = None,
     notify: bool = True,
     discard_expired: bool = False,
-    wait_in_flight: float = VISIBILITY_TIMEOUT + 5,
+    wait_in_flight: float | None = None,
+    visibility_timeout: int = VISIBILITY_TIMEOUT,
     progress: Progress | None = None,
     say: Callable[[str], None] = lambda _s: None,
+    on_result: Callable[[ItemResult], None] | None = None,
 ) -> ReplayReport:
     """Replay every on-failure record of the deployment's destinations (see module docstring).
 
     ``message_ids``: only these SQS message ids / S3 keys (a UserError if one is not found).
-    ``limit``: at most this many on-failure records. Never raises for one bad item: its result
-    says why it was kept."""
+    ``limit``: at most this many on-failure records. ``visibility_timeout``: seconds a message
+    taken by this replay stays hidden from other readers (extended while it is worked on).
+    ``wait_in_flight``: seconds to wait, first, for messages another reader holds (default:
+    the visibility timeout and 5 s more). ``on_result`` is called as each item is done. Never
+    raises for one bad item: its result says why it was kept."""
+    if wait_in_flight is None:
+        wait_in_flight = visibility_timeout + 5
     dest = destinations(deployment)
     if not dest.queues and not dest.buckets:
         raise UserError(
@@ -795,35 +809,38 @@ def replay(
 
     sqs = deployment.client("sqs")
     for url in dest.queues:
-        queue = SqsQueue(sqs, url)
+        queue = SqsQueue(sqs, url, visibility_timeout)
         if wait_in_flight > 0:
             report.waited_for_in_flight += wait_for_in_flight(queue, wait_in_flight, say)
         total = sum(queue.counts())
         skipped: list[Item] = []
         n = 0
         try:
-            for item in queue.iterate():
-                if not budget_left() or not selected(item):
-                    skipped.append(item)
-                    continue
-                found.add(item.id)
-                try:
-                    res = rp.one(
-                        item,
-                        delete=lambda it=item, q=queue: q.delete(it),  # type: ignore[misc]
-                        hold=lambda it=item, q=queue: q.hold(it),  # type: ignore[misc]
-                    )
-                except BaseException:
-                    skipped.append(item)  # visible again at once for the next run
-                    raise
-                report.results.append(res)
-                if res.status != "replayed" and res.status != "discarded":
-                    skipped.append(item)
-                if item.record is not None:
-                    done_records += 1
-                n += 1
-                if progress:
-                    progress(n, max(total, n))
+            with contextlib.closing(queue.iterate()) as messages:
+                for item in messages:
+                    if not budget_left() or not selected(item):
+                        skipped.append(item)
+                        continue
+                    found.add(item.id)
+                    try:
+                        res = rp.one(
+                            item,
+                            delete=lambda it=item, q=queue: q.delete(it),  # type: ignore[misc]
+                            hold=lambda it=item, q=queue: q.hold(it),  # type: ignore[misc]
+                        )
+                    except BaseException:
+                        skipped.append(item)  # visible again at once for the next run
+                        raise
+                    report.results.append(res)
+                    if on_result:
+                        on_result(res)
+                    if res.status != "replayed" and res.status != "discarded":
+                        skipped.append(item)
+                    if item.record is not None:
+                        done_records += 1
+                    n += 1
+                    if progress:
+                        progress(n, max(total, n))
         finally:
             queue.release(skipped)
     s3 = deployment.client("s3")
@@ -837,6 +854,8 @@ def replay(
             found.add(item.id)
             res = rp.one(item, delete=lambda it=item, st=store: st.delete(it), hold=lambda: None)  # type: ignore[misc]
             report.results.append(res)
+            if on_result:
+                on_result(res)
             if item.record is not None:
                 done_records += 1
             if progress:
