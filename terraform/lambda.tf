@@ -32,6 +32,16 @@ resource "aws_lambda_function" "processor" {
     variables = local.lambda_environment
   }
 
+  # JSON, as the processor's own lines already are (Powertools' keys): Lambda's START/END/REPORT
+  # lines become JSON too and Lambda reads each line's level and RFC 3339 timestamp. Levels at
+  # INFO: the processor filters its own lines by LOG_LEVEL, and its EMF documents carry no level
+  # (Lambda counts them INFO), so a stricter application level would drop the metrics.
+  logging_config {
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "INFO"
+  }
+
   lifecycle {
     precondition {
       condition     = fileexists(local.lambda_package_path)

@@ -153,3 +153,45 @@ def test_get_shard_iterator_answers_trimmed_and_unknown_shard_as_aws(aws_client)
             ShardIteratorType="TRIM_HORIZON",
         )
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_lambda_logging_config_is_kept_and_returned(aws_client) -> None:  # type: ignore[no-untyped-def]
+    """Lambda returns a function's LoggingConfig (defaults Text and /aws/lambda/NAME) and keeps
+    what CreateFunction / UpdateFunctionConfiguration set; without it Terraform's
+    logging_config would differ from what it reads back on every plan."""
+    iam, lam = aws_client("iam"), aws_client("lambda")
+    role = iam.create_role(
+        RoleName="emulator-logging-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]
+    common = {
+        "Runtime": "python3.12",
+        "Role": role["Arn"],
+        "Handler": "fn.handler",
+        "Code": {"ZipFile": _zip("def handler(e, c):\n    return None\n")},
+    }
+    lam.create_function(FunctionName="emulator-text-logs", **common)
+    plain = lam.get_function_configuration(FunctionName="emulator-text-logs")["LoggingConfig"]
+    assert plain == {"LogFormat": "Text", "LogGroup": "/aws/lambda/emulator-text-logs"}
+
+    json_logs = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO"}
+    lam.create_function(FunctionName="emulator-json-logs", LoggingConfig=json_logs, **common)
+    got = lam.get_function(FunctionName="emulator-json-logs")["Configuration"]["LoggingConfig"]
+    assert got == {**json_logs, "LogGroup": "/aws/lambda/emulator-json-logs"}
+
+    lam.update_function_configuration(
+        FunctionName="emulator-json-logs", LoggingConfig={"ApplicationLogLevel": "WARN"}
+    )
+    got = lam.get_function_configuration(FunctionName="emulator-json-logs")["LoggingConfig"]
+    assert got["ApplicationLogLevel"] == "WARN" and got["LogFormat"] == "JSON"

@@ -156,6 +156,9 @@ def _check_deployed(out: dict[str, Any], aws_client: Callable[[str], Any]) -> No
     assert env["SNS_TOPIC_ARN"] == out["sns_topic_arn"]
     assert env["S3_BUCKET_NAME"] == out["s3_bucket_name"]
     assert json.loads(env["NOTIFICATION_RULES"]) == RULES
+    # JSON logs (Powertools' keys on the processor's lines, Lambda's own lines JSON too)
+    assert fn["LoggingConfig"]["LogFormat"] == "JSON"
+    assert fn["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
 
     mapping = lam.get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
     assert mapping["EventSourceArn"] == out["dynamodb_stream_arn"]

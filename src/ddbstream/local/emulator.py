@@ -16,6 +16,9 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   (``ResourceNotFoundException``) and for a sequence number before the shard's first record
   (``TrimmedDataAccessException``: on AWS, a record older than the 24-hour retention), where
   moto fails an assertion (HTTP 500). See :func:`_stream_errors_as_on_aws`.
+* A function's ``LoggingConfig`` (log format, levels, group) is kept and returned, as Lambda
+  does; moto drops it, and Terraform would then plan to set it again on every apply (see
+  :func:`_keep_lambda_logging_config`).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ def patch_moto() -> None:
     _disable_moto_lambda_side_effects()
     _fix_policy_conditions()
     _stream_errors_as_on_aws()
+    _keep_lambda_logging_config()
     from ddbstream.local.monitoring import cloudwatch
 
     cloudwatch.install()
@@ -124,6 +128,52 @@ def _stream_errors_as_on_aws() -> None:
 
         streams_models.DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign]
         _streams_patched = True
+
+
+_logging_patch_lock = threading.Lock()
+_logging_patched = False
+
+
+def _keep_lambda_logging_config() -> None:
+    """CreateFunction / UpdateFunctionConfiguration keep ``LoggingConfig`` and GetFunction*
+    returns it, with Lambda's defaults (``Text``, ``/aws/lambda/NAME``) when none was given."""
+    global _logging_patched
+    with _logging_patch_lock:
+        if _logging_patched:
+            return
+        from moto.awslambda.models import LambdaFunction
+
+        init, get, update = (
+            LambdaFunction.__init__,
+            LambdaFunction.get_configuration,
+            LambdaFunction.update_configuration,
+        )
+
+        def __init__(self: Any, account_id: str, spec: dict[str, Any], *a: Any, **kw: Any) -> None:
+            init(self, account_id, spec, *a, **kw)
+            self.ddbstream_logging_config = dict(spec.get("LoggingConfig") or {})
+
+        def get_configuration(self: Any, *a: Any, **kw: Any) -> dict[str, Any]:
+            config: dict[str, Any] = get(self, *a, **kw)
+            given = getattr(self, "ddbstream_logging_config", None) or {}  # older pickles: none
+            config["LoggingConfig"] = {
+                "LogFormat": "Text",
+                "LogGroup": f"/aws/lambda/{self.function_name}",
+                **given,
+            }
+            return config
+
+        def update_configuration(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
+            if isinstance(updates.get("LoggingConfig"), dict):
+                current = getattr(self, "ddbstream_logging_config", None) or {}
+                self.ddbstream_logging_config = {**current, **updates["LoggingConfig"]}
+            result: dict[str, Any] = update(self, updates)
+            return result
+
+        LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+        LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+        LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+        _logging_patched = True
 
 
 _policy_patch_lock = threading.Lock()
