@@ -37,20 +37,26 @@ bench: venv
 package: venv
 	$(BIN)/ddbstream package
 
-## Terraform: fmt -check; init from the offline hashicorp/aws mirror when there is one (found by
-## ddbstream.local.terraform, same as the local stack; with internet and no mirror, the registry);
-## validate. init/validate run in .ddbstream/tf-check (symlinks to terraform/*.tf), so no
-## .terraform/ or lock file lands in terraform/.
+## Terraform: fmt -check (root, module, examples); init from the offline hashicorp/aws mirror
+## when there is one (found by ddbstream.local.terraform, same as the local stack; with internet
+## and no mirror, the registry); validate the root configuration and every example under
+## terraform/examples/. init/validate run in .ddbstream/tf-check (a mirror of terraform/ made of
+## symlinks), so no .terraform/ or lock file lands in terraform/. The configurations share one
+## plugin cache, so the provider is linked, not copied, once per configuration.
 TF_CHECK_DIR := .ddbstream/tf-check
 tf-check: venv
 	@rc=$$($(BIN)/python -m ddbstream.local.terraform cli-config) && \
-	  dir=$$($(BIN)/python -m ddbstream.local.terraform workdir $(TF_CHECK_DIR)) && \
+	  dirs=$$($(BIN)/python -m ddbstream.local.terraform check-tree $(TF_CHECK_DIR)) && \
 	  echo "terraform CLI config: $${rc:-terraform's defaults}" && \
-	  TF_CLI_CONFIG_FILE="$$rc" terraform -chdir=terraform fmt -check -recursive -diff && \
-	  { TF_CLI_CONFIG_FILE="$$rc" terraform -chdir="$$dir" init -backend=false -input=false \
-	      -no-color >"$$dir/init.log" 2>&1 || { cat "$$dir/init.log"; exit 1; }; } && \
-	  { grep -h "Installed\|Using previously" "$$dir/init.log" || true; } && \
-	  TF_CLI_CONFIG_FILE="$$rc" terraform -chdir="$$dir" validate -no-color
+	  export TF_CLI_CONFIG_FILE="$$rc" TF_PLUGIN_CACHE_DIR="$$PWD/$(TF_CHECK_DIR)/plugin-cache" && \
+	  mkdir -p "$$TF_PLUGIN_CACHE_DIR" && \
+	  terraform -chdir=terraform fmt -check -recursive -diff && \
+	  for dir in $$dirs; do \
+	    echo "== $${dir#$$PWD/$(TF_CHECK_DIR)}" | sed 's|== $$|== terraform/ (root)|; s|== /|== terraform/|'; \
+	    { terraform -chdir="$$dir" init -backend=false -input=false -no-color \
+	        >"$$dir/init.log" 2>&1 || { cat "$$dir/init.log"; exit 1; }; } && \
+	    terraform -chdir="$$dir" validate -no-color || exit 1; \
+	  done
 
 ## checkov over terraform/ in its own venv (its pins clash with ours). The first run installs it
 ## (about 20 s from PyPI); every skip is written inline in the .tf files with its reason.

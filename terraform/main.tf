@@ -1,49 +1,57 @@
-# Names, tags and the values several files share. No random provider: names are unique through
-# the project/environment prefix and, for the globally named S3 bucket, account id and region.
+# The seed-compatible root configuration: the provider, and the stack as one call of the module
+# in modules/ddbstream with the seed's variable names (variables.tf) and outputs (outputs.tf).
+# `terraform init && terraform apply` here deploys what the seed README describes. To reuse the
+# stack in your own configuration, call the module directly (examples/).
 
-locals {
-  name_prefix = "${var.project_name}-${var.environment}"
-  account_id  = data.aws_caller_identity.current.account_id
-  region      = data.aws_region.current.name
-  partition   = data.aws_partition.current.partition
+module "ddbstream" {
+  source = "./modules/ddbstream"
 
-  table_name        = "${local.name_prefix}-${var.table_name}"
-  function_name     = "${local.name_prefix}-processor"
-  log_group_name    = "/aws/lambda/${local.function_name}"
-  topic_name        = "${local.name_prefix}-notifications"
-  dlq_name          = "${local.name_prefix}-dlq"
-  bucket_name       = coalesce(var.audit_bucket_name, "${local.name_prefix}-audit-${local.account_id}-${local.region}")
-  role_name         = "${local.name_prefix}-processor-${local.region}"
-  alarm_name_prefix = "${local.name_prefix}-"
-
-  lambda_package_path = coalesce(var.lambda_package_path, "${path.module}/../build/ddbstream-lambda.zip")
-
-  tags = merge(
-    {
-      Project     = var.project_name
-      Environment = var.environment
-      ManagedBy   = "terraform"
-      Application = "ddbstream"
-    },
-    var.tags,
-  )
-
-  # The processor's contract (see the processor's settings module): every variable it reads.
-  # NOTIFICATION_RULES is left unset when null, so the processor's default (notify on every
-  # change) applies.
-  lambda_environment = merge(
-    {
-      SNS_TOPIC_ARN           = aws_sns_topic.notifications.arn
-      S3_BUCKET_NAME          = aws_s3_bucket.audit.id
-      AUDIT_PREFIX            = var.audit_prefix
-      QUARANTINE_PREFIX       = var.quarantine_prefix
-      NOTIFICATION_ATTRIBUTES = var.notification_attributes
-      METRICS_NAMESPACE       = var.metrics_namespace
-      LOG_LEVEL               = var.log_level
-      # Audit and quarantine objects are written with SSE-KMS under the stack's key (without
-      # it the processor asks for SSE-S3, which would override the bucket's default).
-      AUDIT_KMS_KEY_ID = aws_kms_key.main.arn
-    },
-    var.notification_rules == null ? {} : { NOTIFICATION_RULES = var.notification_rules },
-  )
+  environment                           = var.environment
+  project_name                          = var.project_name
+  table_name                            = var.table_name
+  tags                                  = var.tags
+  billing_mode                          = var.billing_mode
+  read_capacity                         = var.read_capacity
+  write_capacity                        = var.write_capacity
+  stream_view_type                      = var.stream_view_type
+  deletion_protection                   = var.deletion_protection
+  lambda_runtime                        = var.lambda_runtime
+  lambda_architecture                   = var.lambda_architecture
+  lambda_memory_size                    = var.lambda_memory_size
+  lambda_timeout                        = var.lambda_timeout
+  lambda_package_path                   = coalesce(var.lambda_package_path, "${path.module}/../build/ddbstream-lambda.zip")
+  lambda_reserved_concurrency           = var.lambda_reserved_concurrency
+  log_level                             = var.log_level
+  log_retention_days                    = var.log_retention_days
+  batch_size                            = var.batch_size
+  maximum_batching_window_in_seconds    = var.maximum_batching_window_in_seconds
+  maximum_retry_attempts                = var.maximum_retry_attempts
+  maximum_record_age_in_seconds         = var.maximum_record_age_in_seconds
+  parallelization_factor                = var.parallelization_factor
+  starting_position                     = var.starting_position
+  event_filter_patterns                 = var.event_filter_patterns
+  audit_prefix                          = var.audit_prefix
+  quarantine_prefix                     = var.quarantine_prefix
+  notification_rules                    = var.notification_rules
+  notification_attributes               = var.notification_attributes
+  metrics_namespace                     = var.metrics_namespace
+  enable_email_notifications            = var.enable_email_notifications
+  notification_email                    = var.notification_email
+  audit_bucket_name                     = var.audit_bucket_name
+  s3_force_destroy                      = var.s3_force_destroy
+  s3_transition_ia_days                 = var.s3_transition_ia_days
+  s3_transition_glacier_days            = var.s3_transition_glacier_days
+  s3_expiration_days                    = var.s3_expiration_days
+  s3_noncurrent_version_expiration_days = var.s3_noncurrent_version_expiration_days
+  dlq_message_retention_seconds         = var.dlq_message_retention_seconds
+  kms_key_deletion_window_days          = var.kms_key_deletion_window_days
+  alarm_period_seconds                  = var.alarm_period_seconds
+  alarm_evaluation_periods              = var.alarm_evaluation_periods
+  alarm_lambda_errors_threshold         = var.alarm_lambda_errors_threshold
+  alarm_duration_threshold_percent      = var.alarm_duration_threshold_percent
+  alarm_iterator_age_threshold_ms       = var.alarm_iterator_age_threshold_ms
+  alarm_dlq_messages_threshold          = var.alarm_dlq_messages_threshold
+  alarm_dynamodb_throttle_threshold     = var.alarm_dynamodb_throttle_threshold
+  alarm_delivery_failures_threshold     = var.alarm_delivery_failures_threshold
+  enable_athena_table                   = var.enable_athena_table
 }

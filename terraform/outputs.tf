@@ -1,104 +1,97 @@
-# The seed README's walkthrough reads these with `terraform output -raw NAME`.
+# The module's outputs under the seed's names; the seed README's walkthrough reads them with
+# `terraform output -raw NAME`.
 
 output "dynamodb_table_name" {
   description = "Name of the DynamoDB table whose changes are processed."
-  value       = aws_dynamodb_table.activities.name
+  value       = module.ddbstream.dynamodb_table_name
 }
 
 output "dynamodb_table_arn" {
   description = "ARN of the DynamoDB table."
-  value       = aws_dynamodb_table.activities.arn
+  value       = module.ddbstream.dynamodb_table_arn
 }
 
 output "dynamodb_stream_arn" {
   description = "ARN of the table's stream (what the event source mapping reads; `ddbstream dlq replay` reads it too)."
-  value       = aws_dynamodb_table.activities.stream_arn
+  value       = module.ddbstream.dynamodb_stream_arn
 }
 
 output "lambda_function_name" {
   description = "Name of the stream processor function."
-  value       = aws_lambda_function.processor.function_name
+  value       = module.ddbstream.lambda_function_name
 }
 
 output "lambda_function_arn" {
   description = "ARN of the stream processor function."
-  value       = aws_lambda_function.processor.arn
+  value       = module.ddbstream.lambda_function_arn
 }
 
 output "lambda_log_group_name" {
   description = "CloudWatch log group of the function."
-  value       = aws_cloudwatch_log_group.processor.name
+  value       = module.ddbstream.lambda_log_group_name
 }
 
 output "lambda_role_arn" {
   description = "ARN of the function's execution role."
-  value       = aws_iam_role.processor.arn
+  value       = module.ddbstream.lambda_role_arn
 }
 
 output "event_source_mapping_uuid" {
   description = "UUID of the stream -> function event source mapping."
-  value       = aws_lambda_event_source_mapping.stream.uuid
+  value       = module.ddbstream.event_source_mapping_uuid
 }
 
 output "s3_bucket_name" {
   description = "Name of the S3 audit bucket."
-  value       = aws_s3_bucket.audit.id
+  value       = module.ddbstream.s3_bucket_name
 }
 
 output "s3_bucket_arn" {
   description = "ARN of the S3 audit bucket."
-  value       = aws_s3_bucket.audit.arn
+  value       = module.ddbstream.s3_bucket_arn
 }
 
 output "audit_prefix" {
   description = "Key prefix of the audit log in the bucket."
-  value       = var.audit_prefix
+  value       = module.ddbstream.audit_prefix
 }
 
 output "sns_topic_arn" {
   description = "ARN of the SNS topic for notifications and alarms."
-  value       = aws_sns_topic.notifications.arn
+  value       = module.ddbstream.sns_topic_arn
 }
 
 output "dlq_url" {
   description = "URL of the dead-letter queue (failed-batch metadata)."
-  value       = aws_sqs_queue.dlq.url
+  value       = module.ddbstream.dlq_url
 }
 
 output "dlq_arn" {
   description = "ARN of the dead-letter queue."
-  value       = aws_sqs_queue.dlq.arn
+  value       = module.ddbstream.dlq_arn
 }
 
 output "kms_key_arn" {
   description = "ARN of the stack's KMS key (table, bucket, topic, logs, function environment)."
-  value       = aws_kms_key.main.arn
+  value       = module.ddbstream.kms_key_arn
 }
 
 output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
-  value       = aws_cloudwatch_dashboard.main.dashboard_name
+  value       = module.ddbstream.dashboard_name
 }
 
 output "alarm_names" {
   description = "Names of the CloudWatch alarms, by purpose."
-  value = {
-    lambda_errors            = aws_cloudwatch_metric_alarm.lambda_errors.alarm_name
-    lambda_duration          = aws_cloudwatch_metric_alarm.lambda_duration.alarm_name
-    iterator_age             = aws_cloudwatch_metric_alarm.iterator_age.alarm_name
-    dlq_messages             = aws_cloudwatch_metric_alarm.dlq_messages.alarm_name
-    dynamodb_read_throttles  = aws_cloudwatch_metric_alarm.dynamodb_read_throttles.alarm_name
-    dynamodb_write_throttles = aws_cloudwatch_metric_alarm.dynamodb_write_throttles.alarm_name
-    delivery_failures        = aws_cloudwatch_metric_alarm.delivery_failures.alarm_name
-  }
+  value       = module.ddbstream.alarm_names
 }
 
 output "athena_database" {
   description = "Glue/Athena database of the audit log table (null when enable_athena_table is false)."
-  value       = one(aws_glue_catalog_database.audit[*].name)
+  value       = module.ddbstream.athena_database
 }
 
 output "athena_table" {
   description = "Athena table over the audit log, as database.table (null when enable_athena_table is false)."
-  value       = var.enable_athena_table ? "${aws_glue_catalog_database.audit[0].name}.${aws_glue_catalog_table.audit_log[0].name}" : null
+  value       = module.ddbstream.athena_table
 }

@@ -103,12 +103,29 @@ def default_plan(plan_workdir: Path) -> dict[str, Any]:
     return tf.show_json(plan_workdir, "default.tfplan")
 
 
+#: The root configuration calls the stack as this module (terraform/main.tf).
+MODULE = "module.ddbstream"
+MODULE_DIR = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "ddbstream"
+
+
 def resources(plan: Mapping[str, Any], rtype: str | None = None) -> dict[str, dict[str, Any]]:
-    """Planned root-module resources by address (``type.name``), optionally of one type."""
-    found = plan["planned_values"]["root_module"].get("resources", [])
-    return {r["address"]: r for r in found if rtype is None or r["type"] == rtype}
+    """Planned resources of the root's ddbstream module by address within it (``type.name``,
+    ``type.name[0]``), optionally of one type."""
+    children = plan["planned_values"]["root_module"].get("child_modules", [])
+    (module,) = [c for c in children if c["address"] == MODULE]
+    found = module.get("resources", [])
+    return {
+        r["address"].removeprefix(MODULE + "."): r
+        for r in found
+        if rtype is None or r["type"] == rtype
+    }
+
+
+def module_config(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration of the module the root calls (its variables, outputs, resources)."""
+    return plan["configuration"]["root_module"]["module_calls"]["ddbstream"]["module"]  # type: ignore[no-any-return]
 
 
 def config_resources(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The configuration's resources and data sources by address, with their expressions."""
-    return {r["address"]: r for r in plan["configuration"]["root_module"]["resources"]}
+    """The module's resources and data sources by address, with their expressions."""
+    return {r["address"]: r for r in module_config(plan)["resources"]}

@@ -17,7 +17,14 @@ import pytest
 from ddbstream.local import terraform as tf
 from ddbstream.local.stack import WALKTHROUGH_OUTPUTS
 
-from .conftest import ARN_OUTPUTS, config_resources, normalise, resources
+from .conftest import (
+    ARN_OUTPUTS,
+    MODULE_DIR,
+    config_resources,
+    module_config,
+    normalise,
+    resources,
+)
 
 pytestmark = pytest.mark.terraform
 
@@ -106,15 +113,16 @@ def test_tfvars_example_sets_the_defaults(default_plan: dict[str, Any]) -> None:
 
 
 def _variable_blocks() -> dict[str, str]:
-    text = (STACK / "variables.tf").read_text()
+    text = (MODULE_DIR / "variables.tf").read_text()
     starts = [(m.group(1), m.start()) for m in re.finditer(r'^variable "([^"]+)" \{', text, re.M)]
     ends = [s for _, s in starts[1:]] + [len(text)]
     return {name: text[start:end] for (name, start), end in zip(starts, ends, strict=True)}
 
 
 def test_every_variable_is_typed_described_and_validated(default_plan: dict[str, Any]) -> None:
+    """The module's inputs (where the validations live)."""
     blocks = _variable_blocks()
-    declared = default_plan["configuration"]["root_module"]["variables"]
+    declared = module_config(default_plan)["variables"]
     assert set(blocks) == set(declared)
     for name, block in blocks.items():
         assert re.search(r"^\s+type\s+=", block, re.M), f"{name} has no type"
@@ -122,6 +130,37 @@ def test_every_variable_is_typed_described_and_validated(default_plan: dict[str,
         if re.search(r"^\s+type\s+=\s+bool", block, re.M):
             continue  # true/false needs no validation
         assert "validation {" in block, f"{name} has no validation"
+
+
+# Root-only: the provider's region. Root-computed: the package path's default (relative to the
+# root configuration). Module-only: the options the examples show.
+ROOT_ONLY = {"aws_region"}
+ROOT_COMPUTED = {"lambda_package_path"}
+
+
+def test_root_passes_every_variable_to_the_module_with_the_same_default(
+    default_plan: dict[str, Any],
+) -> None:
+    root = default_plan["configuration"]["root_module"]
+    module = module_config(default_plan)["variables"]
+    call = root["module_calls"]["ddbstream"]["expressions"]
+    for name, var in root["variables"].items():
+        assert var.get("description"), f"{name} has no description"
+        if name in ROOT_ONLY:
+            continue
+        assert name in module, f"root variable {name} is not a module input"
+        assert call[name]["references"][0] == f"var.{name}", name
+        if name not in ROOT_COMPUTED:
+            assert var.get("default") == module[name].get("default"), name
+    assert module["lambda_package_path"].get("default") is None  # required in the module
+
+
+def test_root_passes_every_output_through(default_plan: dict[str, Any]) -> None:
+    root = default_plan["configuration"]["root_module"]["outputs"]
+    module = module_config(default_plan)["outputs"]
+    for name, out in root.items():
+        assert out["expression"]["references"][0] == f"module.ddbstream.{name}", name
+        assert name in module
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +201,7 @@ def test_every_alarm_acts_on_the_topic(default_plan: dict[str, Any]) -> None:
         assert expressions["alarm_actions"] == {"references": ["local.alarm_actions"]}, name
         assert expressions["ok_actions"] == {"references": ["local.alarm_actions"]}, name
     # local.alarm_actions is the topic: checked on real values in test_apply.py.
-    text = (STACK / "monitoring.tf").read_text()
+    text = (MODULE_DIR / "monitoring.tf").read_text()
     assert re.search(r"alarm_actions\s*=\s*\[aws_sns_topic\.notifications\.arn\]", text)
 
 
@@ -246,7 +285,7 @@ def test_table_stream_recovery_and_encryption(default_plan: dict[str, Any]) -> N
 
 
 def test_bucket_lifecycle_tiers_with_a_filter(default_plan: dict[str, Any]) -> None:
-    values = resources(default_plan)["aws_s3_bucket_lifecycle_configuration.audit"]["values"]
+    values = resources(default_plan)["aws_s3_bucket_lifecycle_configuration.audit[0]"]["values"]
     rule = next(r for r in values["rule"] if r["id"] == "audit-log-tiering")
     assert rule["filter"][0]["prefix"] == "audit-logs/"
     assert {(t["storage_class"], t["days"]) for t in rule["transition"]} == {
@@ -355,6 +394,16 @@ def test_readme_inputs_table_matches_the_variables(default_plan: dict[str, Any])
         default = declared[name].get("default")
         shown = cells[1].strip("`")
         assert json.loads(shown) == default, f"README default of {name}: {shown}"
+
+
+def test_readme_module_only_inputs_table_matches_the_module(default_plan: dict[str, Any]) -> None:
+    root = default_plan["configuration"]["root_module"]["variables"]
+    module = module_config(default_plan)["variables"]
+    rows = _readme_rows("Module-only inputs")
+    assert set(rows) == set(module) - set(root)
+    for name, cells in rows.items():
+        shown = cells[1].strip("`")
+        assert json.loads(shown) == module[name].get("default"), f"README default of {name}"
 
 
 def test_readme_outputs_table_matches_the_outputs(default_plan: dict[str, Any]) -> None:

@@ -84,6 +84,10 @@ def test_workdir_links_the_stack_and_overrides_only_the_copy(tmp_path: Path) -> 
     wd = tf.prepare_workdir(tmp_path / "wd", "http://127.0.0.1:4566", {"environment": "x"})
     linked = {p.name for p in wd.glob("*.tf") if p.is_symlink()}
     assert linked == {p.name for p in STACK.glob("*.tf")}
+    # The root calls ./modules/ddbstream: the module must resolve from the workdir too.
+    assert (wd / "modules").is_symlink()
+    assert (wd / "modules").resolve() == (STACK / "modules").resolve()
+    assert (wd / "modules" / "ddbstream" / "versions.tf").is_file()
     override = (wd / tf.OVERRIDE_FILE).read_text()
     compact = override.replace(" ", "")
     for svc in tf.ENDPOINT_SERVICES:
@@ -108,6 +112,27 @@ def test_workdir_drops_files_no_longer_in_the_stack(tmp_path: Path) -> None:
     (stack / "b.tf").unlink()
     tf.prepare_workdir(wd, stack=stack)
     assert sorted(p.name for p in wd.glob("*.tf")) == ["a.tf"]
+
+
+def test_check_tree_mirrors_the_root_and_every_example(tmp_path: Path) -> None:
+    configs = tf.prepare_check_tree(tmp_path / "check")
+    root = (tmp_path / "check").resolve()
+    examples = sorted(d.name for d in (STACK / "examples").iterdir() if any(d.glob("*.tf")))
+    assert len(examples) >= 2
+    assert configs == [root] + [root / "examples" / name for name in examples]
+    for name in examples:
+        wd = root / "examples" / name
+        assert {p.name for p in wd.glob("*.tf")} == {
+            p.name for p in (STACK / "examples" / name).glob("*.tf")
+        }
+        # Each example calls ../../modules/ddbstream, which resolves inside the mirror.
+        assert (wd / "../../modules/ddbstream/main.tf").resolve() == (
+            STACK / "modules" / "ddbstream" / "main.tf"
+        ).resolve()
+    # An example removed from terraform/examples/ leaves the mirror on the next run.
+    (root / "examples" / "gone").mkdir()
+    assert tf.prepare_check_tree(tmp_path / "check") == configs
+    assert not (root / "examples" / "gone").exists()
 
 
 def test_the_stack_itself_is_refused_as_a_workdir() -> None:

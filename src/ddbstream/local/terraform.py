@@ -19,6 +19,7 @@ Command line (used by the Makefile)::
     python -m ddbstream.local.terraform cli-config     # print the CLI config path ('' = none)
     python -m ddbstream.local.terraform mirror         # print the provider mirror ('' = none)
     python -m ddbstream.local.terraform workdir DIR    # symlink the stack into DIR, print DIR
+    python -m ddbstream.local.terraform check-tree DIR # mirror root, modules, examples; print each
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ MIRROR_ENV = "DDBSTREAM_TF_MIRROR"
 OVERRIDE_FILE = "local_override.tf"
 VARIABLES_FILE = "ddbstream.auto.tfvars.json"
 STATE_FILE = "terraform.tfstate"
+MODULES_DIR = "modules"
+EXAMPLES_DIR = "examples"
 
 # Provider `endpoints` keys of every service the stack uses (and the optional Glue/Athena ones).
 ENDPOINT_SERVICES: tuple[str, ...] = (
@@ -284,6 +287,7 @@ provider "aws" {{
 
 
 def _link_stack(stack: Path, workdir: Path) -> None:
+    """Symlink ``stack``'s ``*.tf`` files and its ``modules/`` directory into ``workdir``."""
     wanted = {p.name: p for p in sorted(stack.glob("*.tf")) if not p.name.endswith("_override.tf")}
     for existing in workdir.glob("*.tf"):
         if existing.name == OVERRIDE_FILE:
@@ -291,15 +295,66 @@ def _link_stack(stack: Path, workdir: Path) -> None:
         if existing.name not in wanted or not existing.is_symlink():
             existing.unlink()
     for name, src in wanted.items():
-        dst = workdir / name
-        if dst.is_symlink() and dst.resolve() == src.resolve():
-            continue
-        if dst.exists() or dst.is_symlink():
-            dst.unlink()
-        try:
-            dst.symlink_to(src.resolve())
-        except OSError:  # filesystems without symlinks: a copy, refreshed on every run
+        _link(src, workdir / name)
+    # The root calls its module by a relative path (./modules/ddbstream), so the workdir needs
+    # the modules beside the root's files.
+    if (stack / MODULES_DIR).is_dir():
+        _link(stack / MODULES_DIR, workdir / MODULES_DIR)
+
+
+def _link(src: Path, dst: Path) -> None:
+    """``dst`` a symlink to ``src`` (a file or a directory), replaced if it points elsewhere."""
+    if dst.is_symlink() and dst.resolve() == src.resolve():
+        return
+    if dst.is_symlink() or dst.is_file():
+        dst.unlink()
+    elif dst.is_dir():
+        shutil.rmtree(dst)
+    try:
+        dst.symlink_to(src.resolve(), target_is_directory=src.is_dir())
+    except OSError:  # filesystems without symlinks: a copy, refreshed on every run
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
             shutil.copyfile(src, dst)
+
+
+def prepare_check_tree(tree: str | os.PathLike[str]) -> list[Path]:
+    """Mirror ``terraform/`` into ``tree`` for ``make tf-check``: the root's files, ``modules/``
+    and each ``examples/NAME/``'s files as symlinks, so ``init`` and ``validate`` write their
+    ``.terraform/`` and lock files there and never into ``terraform/``. The examples call the
+    module as ``../../modules/ddbstream``, which resolves in the mirror as in the repository.
+
+    Returns the configurations to validate: the root, then every example (sorted).
+    """
+    root = Path(tree).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    src = stack_dir()
+    if root == src:
+        raise TerraformError(["terraform"], 1, "", f"refusing to use {src} itself as a workdir")
+    _link_stack(src, root)
+    configs = [root]
+    examples = src / EXAMPLES_DIR
+    wanted = (
+        {d.name for d in examples.iterdir() if d.is_dir() and any(d.glob("*.tf"))}
+        if examples.is_dir()
+        else set()
+    )
+    mirror = root / EXAMPLES_DIR
+    if mirror.is_dir():
+        for stale in mirror.iterdir():
+            if stale.name in wanted:
+                continue
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+    for name in sorted(wanted):
+        wd = mirror / name
+        wd.mkdir(parents=True, exist_ok=True)
+        _link_stack(examples / name, wd)
+        configs.append(wd)
+    return configs
 
 
 def prepare_workdir(
@@ -516,6 +571,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("mirror", help="print the hashicorp/aws mirror directory ('' = none found)")
     p = sub.add_parser("workdir", help="symlink terraform/*.tf into DIR (no override), print DIR")
     p.add_argument("dir")
+    p = sub.add_parser(
+        "check-tree",
+        help="mirror terraform/ (root, modules, examples) into DIR as symlinks; print each "
+        "configuration to validate, one a line",
+    )
+    p.add_argument("dir")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "cli-config":
@@ -524,6 +585,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "mirror":
             mirror = find_provider_mirror()
             print(mirror if mirror is not None else "")
+        elif args.cmd == "check-tree":
+            print("\n".join(str(p) for p in prepare_check_tree(args.dir)))
         else:
             print(prepare_workdir(args.dir))
     except TerraformError as exc:

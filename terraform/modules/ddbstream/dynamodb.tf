@@ -29,6 +29,8 @@ resource "aws_dynamodb_table" "activities" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = aws_kms_key.main.arn
+    kms_key_arn = local.kms_key_arn
   }
+
+  tags = local.tags
 }

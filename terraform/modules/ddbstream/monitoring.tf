@@ -22,6 +22,8 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  tags = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "lambda_duration" {
@@ -38,6 +40,8 @@ resource "aws_cloudwatch_metric_alarm" "lambda_duration" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  tags = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "iterator_age" {
@@ -54,6 +58,8 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  tags = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "dlq_messages" {
@@ -70,6 +76,8 @@ resource "aws_cloudwatch_metric_alarm" "dlq_messages" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  tags = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "dynamodb_read_throttles" {
@@ -86,6 +94,8 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_read_throttles" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  tags = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "dynamodb_write_throttles" {
@@ -102,6 +112,8 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_write_throttles" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  tags = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "delivery_failures" {
@@ -118,6 +130,8 @@ resource "aws_cloudwatch_metric_alarm" "delivery_failures" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  tags = local.tags
 }
 
 resource "aws_cloudwatch_dashboard" "main" {

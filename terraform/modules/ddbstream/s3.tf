@@ -1,30 +1,41 @@
 # The audit log: gzip NDJSON objects under audit_prefix, undecodable records under
 # quarantine_prefix. Versioned, encrypted with the stack's key, private, TLS only.
+# With create_audit_bucket = false nothing here is created: the function writes into the
+# caller's bucket (audit_bucket_name), whose owner sets encryption, versioning and lifecycle
+# (examples/two-tables-one-bucket: a second deployment writing into the first one's bucket).
 
 resource "aws_s3_bucket" "audit" {
+  count = var.create_audit_bucket ? 1 : 0
+
   # checkov:skip=CKV_AWS_18:Server access logging needs a second, log-receiving bucket; the function is the only writer and CloudTrail data events cover audits of access.
   # checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice outside this stack (it needs a bucket in another region).
   # checkov:skip=CKV2_AWS_62:Nothing consumes object-created events of the audit log; queries read it directly (Athena / ddbstream audit query).
-  bucket        = local.bucket_name
+  bucket        = local.created_bucket_name
   force_destroy = var.s3_force_destroy
 
   lifecycle {
     precondition {
-      condition     = length(local.bucket_name) <= 63
+      condition     = length(local.created_bucket_name) <= 63
       error_message = "The generated audit bucket name is longer than 63 characters; shorten project_name or environment, or set audit_bucket_name."
     }
   }
+
+  tags = local.tags
 }
 
 resource "aws_s3_bucket_ownership_controls" "audit" {
-  bucket = aws_s3_bucket.audit.id
+  count = var.create_audit_bucket ? 1 : 0
+
+  bucket = aws_s3_bucket.audit[0].id
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
 }
 
 resource "aws_s3_bucket_public_access_block" "audit" {
-  bucket                  = aws_s3_bucket.audit.id
+  count = var.create_audit_bucket ? 1 : 0
+
+  bucket                  = aws_s3_bucket.audit[0].id
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -32,18 +43,22 @@ resource "aws_s3_bucket_public_access_block" "audit" {
 }
 
 resource "aws_s3_bucket_versioning" "audit" {
-  bucket = aws_s3_bucket.audit.id
+  count = var.create_audit_bucket ? 1 : 0
+
+  bucket = aws_s3_bucket.audit[0].id
   versioning_configuration {
     status = "Enabled"
   }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "audit" {
-  bucket = aws_s3_bucket.audit.id
+  count = var.create_audit_bucket ? 1 : 0
+
+  bucket = aws_s3_bucket.audit[0].id
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.main.arn
+      kms_master_key_id = local.kms_key_arn
     }
     # One data key per bucket rather than per object: far fewer KMS calls.
     bucket_key_enabled = true
@@ -51,13 +66,15 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "audit" {
 }
 
 data "aws_iam_policy_document" "audit_bucket" {
+  count = var.create_audit_bucket ? 1 : 0
+
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"
     actions = ["s3:*"]
     resources = [
-      aws_s3_bucket.audit.arn,
-      "${aws_s3_bucket.audit.arn}/*",
+      aws_s3_bucket.audit[0].arn,
+      "${aws_s3_bucket.audit[0].arn}/*",
     ]
     principals {
       type        = "*"
@@ -72,8 +89,10 @@ data "aws_iam_policy_document" "audit_bucket" {
 }
 
 resource "aws_s3_bucket_policy" "audit" {
-  bucket = aws_s3_bucket.audit.id
-  policy = data.aws_iam_policy_document.audit_bucket.json
+  count = var.create_audit_bucket ? 1 : 0
+
+  bucket = aws_s3_bucket.audit[0].id
+  policy = data.aws_iam_policy_document.audit_bucket[0].json
 
   # S3 rejects a policy while the public access block is being written.
   depends_on = [aws_s3_bucket_public_access_block.audit]
@@ -84,7 +103,9 @@ resource "aws_s3_bucket_policy" "audit" {
 # on AWS and on an emulator alike. Nothing depends on this resource, so the wait overlaps the
 # rest of the apply. See terraform/README.md.
 resource "aws_s3_bucket_lifecycle_configuration" "audit" {
-  bucket = aws_s3_bucket.audit.id
+  count = var.create_audit_bucket ? 1 : 0
+
+  bucket = aws_s3_bucket.audit[0].id
 
   rule {
     id     = "audit-log-tiering"

@@ -1,6 +1,8 @@
 resource "aws_sns_topic" "notifications" {
   name              = local.topic_name
-  kms_master_key_id = aws_kms_key.main.arn
+  kms_master_key_id = local.kms_key_arn
+
+  tags = local.tags
 }
 
 resource "aws_sns_topic_subscription" "email" {

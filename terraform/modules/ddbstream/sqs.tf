@@ -8,4 +8,6 @@ resource "aws_sqs_queue" "dlq" {
   name                      = local.dlq_name
   message_retention_seconds = var.dlq_message_retention_seconds
   sqs_managed_sse_enabled   = true
+
+  tags = local.tags
 }

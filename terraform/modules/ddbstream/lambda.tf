@@ -2,7 +2,9 @@ resource "aws_cloudwatch_log_group" "processor" {
   # checkov:skip=CKV_AWS_338:Retention is a cost choice (log_retention_days, default 30); the durable audit trail is the S3 audit log, not the function's logs.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.main.arn
+  kms_key_id        = local.kms_key_arn
+
+  tags = local.tags
 }
 
 resource "aws_lambda_function" "processor" {
@@ -20,13 +22,13 @@ resource "aws_lambda_function" "processor" {
   memory_size   = var.lambda_memory_size
   timeout       = var.lambda_timeout
 
-  filename = local.lambda_package_path
+  filename = var.lambda_package_path
   # fileexists() first, so a missing package fails the precondition below with its fix
   # rather than filebase64sha256's bare "no file exists".
-  source_code_hash = fileexists(local.lambda_package_path) ? filebase64sha256(local.lambda_package_path) : null
+  source_code_hash = fileexists(var.lambda_package_path) ? filebase64sha256(var.lambda_package_path) : null
 
   reserved_concurrent_executions = var.lambda_reserved_concurrency
-  kms_key_arn                    = aws_kms_key.main.arn
+  kms_key_arn                    = local.kms_key_arn
 
   environment {
     variables = local.lambda_environment
@@ -44,8 +46,8 @@ resource "aws_lambda_function" "processor" {
 
   lifecycle {
     precondition {
-      condition     = fileexists(local.lambda_package_path)
-      error_message = "The Lambda package ${local.lambda_package_path} does not exist: build it with `make package` (or `ddbstream package -o PATH` and set lambda_package_path)."
+      condition     = fileexists(var.lambda_package_path)
+      error_message = "The Lambda package ${var.lambda_package_path} does not exist: build it with `make package` (or `ddbstream package -o PATH` and set lambda_package_path)."
     }
   }
 
@@ -55,6 +57,8 @@ resource "aws_lambda_function" "processor" {
     aws_cloudwatch_log_group.processor,
     aws_iam_role_policy.processor,
   ]
+
+  tags = local.tags
 }
 
 resource "aws_lambda_event_source_mapping" "stream" {

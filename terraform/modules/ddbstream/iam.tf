@@ -20,6 +20,8 @@ resource "aws_iam_role" "processor" {
   name               = local.role_name
   description        = "ddbstream stream processor (${local.function_name})"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+
+  tags = local.tags
 }
 
 data "aws_iam_policy_document" "processor" {
@@ -48,8 +50,8 @@ data "aws_iam_policy_document" "processor" {
     sid     = "WriteAuditAndQuarantineObjectsOnly"
     actions = ["s3:PutObject"]
     resources = [
-      "${aws_s3_bucket.audit.arn}/${var.audit_prefix}*",
-      "${aws_s3_bucket.audit.arn}/${var.quarantine_prefix}*",
+      "${local.bucket_arn}/${var.audit_prefix}*",
+      "${local.bucket_arn}/${var.quarantine_prefix}*",
     ]
   }
 
@@ -77,7 +79,7 @@ data "aws_iam_policy_document" "processor" {
   statement {
     sid       = "UseTheStackKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.main.arn]
+    resources = [local.kms_key_arn]
   }
 }
 

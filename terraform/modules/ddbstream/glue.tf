@@ -6,7 +6,7 @@
 
 locals {
   glue_database_name = "${replace(local.name_prefix, "-", "_")}_audit"
-  audit_location     = "s3://${aws_s3_bucket.audit.bucket}/${var.audit_prefix}"
+  audit_location     = "s3://${local.bucket_name}/${var.audit_prefix}"
 }
 
 resource "aws_glue_catalog_database" "audit" {
@@ -14,6 +14,8 @@ resource "aws_glue_catalog_database" "audit" {
 
   name        = local.glue_database_name
   description = "ddbstream audit log of ${local.table_name}"
+
+  tags = local.tags
 }
 
 resource "aws_glue_catalog_table" "audit_log" {
@@ -30,7 +32,7 @@ resource "aws_glue_catalog_table" "audit_log" {
     compressionType                  = "gzip"
     "projection.enabled"             = "true"
     "projection.source_table.type"   = "enum"
-    "projection.source_table.values" = local.table_name
+    "projection.source_table.values" = join(",", concat([local.table_name], var.athena_additional_source_tables))
     "projection.year.type"           = "integer"
     "projection.year.range"          = "2024,2099"
     "projection.month.type"          = "integer"
