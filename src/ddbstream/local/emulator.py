@@ -6,6 +6,11 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   function in Docker on every write to a mapped table and, once an invocation "succeeds", drops
   the stream's records (and restarts its sequence numbers). The local runtime
   (:mod:`ddbstream.local.runtime`) reads the stream itself, with AWS's semantics.
+* Lambda's validation of event source mappings on DynamoDB streams: a CreateEventSourceMapping
+  or UpdateEventSourceMapping that Lambda refuses (AT_TIMESTAMP, no StartingPosition,
+  MaximumRecordAgeInSeconds outside -1 and 60-604,800, more than five filters, an invalid
+  filter pattern, ...) is refused with Lambda's error type and message (the rules:
+  :mod:`ddbstream.local.runtime.validation`); moto would store it.
 * ``aws:SecureTransport`` is evaluated as true in resource policies (see
   :func:`_fix_policy_conditions`).
 * CloudWatch: alarms start in INSUFFICIENT_DATA and keep their state when updated, a change of
@@ -71,6 +76,7 @@ def _disable_moto_lambda_side_effects() -> None:
 def patch_moto() -> None:
     """Apply this project's changes to moto's behaviour (idempotent; see the module docstring)."""
     _disable_moto_lambda_side_effects()
+    _validate_event_source_mappings()
     _fix_policy_conditions()
     _stream_errors_as_on_aws()
     _keep_lambda_logging_config()
@@ -174,6 +180,45 @@ def _keep_lambda_logging_config() -> None:
         LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
         LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
         _logging_patched = True
+
+
+_esm_patch_lock = threading.Lock()
+_esm_patched = False
+
+
+def _validate_event_source_mappings() -> None:
+    """Refuse the event source mappings Lambda refuses, before moto stores them."""
+    global _esm_patched
+    with _esm_patch_lock:
+        if _esm_patched:
+            return
+        from moto.awslambda import models as lambda_models
+        from moto.awslambda.exceptions import LambdaClientError
+
+        from ddbstream.local.runtime.validation import MappingRequestError, check_mapping_request
+
+        backend = lambda_models.LambdaBackend
+        create, update = backend.create_event_source_mapping, backend.update_event_source_mapping
+
+        def checked(request: dict[str, Any], source_arn: str | None, is_create: bool) -> None:
+            try:
+                check_mapping_request(request, source_arn=source_arn, create=is_create)
+            except MappingRequestError as e:
+                raise LambdaClientError(e.error_type, e.message) from e
+
+        def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+            checked(spec, spec.get("EventSourceArn"), True)
+            return create(self, spec)
+
+        def update_event_source_mapping(self: Any, uuid: str, spec: dict[str, Any]) -> Any:
+            esm = self.get_event_source_mapping(uuid)
+            if esm is not None:
+                checked(spec, getattr(esm, "event_source_arn", None), False)
+            return update(self, uuid, spec)
+
+        backend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+        backend.update_event_source_mapping = update_event_source_mapping  # type: ignore[method-assign]
+        _esm_patched = True
 
 
 _policy_patch_lock = threading.Lock()

@@ -15,13 +15,10 @@ from . import aws
 from .batching import Backoff
 from .checkpoints import CheckpointStore
 from .runner import MappingConfig, MappingRunner, Services
+from .validation import is_dynamodb_stream
 from .worker import WorkerPool
 
 log = logging.getLogger("ddbstream.local.runtime")
-
-
-def _is_dynamodb_stream(arn: str) -> bool:
-    return arn.startswith("arn:") and ":dynamodb:" in arn and "/stream/" in arn
 
 
 class Runtime:
@@ -155,7 +152,7 @@ class Runtime:
             return
         seen = set()
         for m in mappings:
-            if not _is_dynamodb_stream(m.get("EventSourceArn", "")):
+            if not is_dynamodb_stream(m.get("EventSourceArn", "")):
                 continue
             if self._select is not None and not self._select(m):
                 continue
