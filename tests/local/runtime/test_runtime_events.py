@@ -55,6 +55,38 @@ def test_event_is_exactly_what_lambda_sends(lab):
     json.dumps(records)
 
 
+def test_ttl_deletion_user_identity_has_lambdas_key_names(lab):
+    from moto.dynamodb.models import dynamodb_backends
+
+    lab.table("NEW_AND_OLD_IMAGES")
+    lab.function(RECORDING, env={"RECORD_EVENTS": "1"})
+    lab.put("a", n=1)
+    lab.delete("a")
+    # moto does not expire items; the REMOVE becomes what DynamoDB Streams returns for a TTL
+    # deletion: GetRecords says {"PrincipalId": ..., "Type": ...}
+    table = dynamodb_backends[lab.account]["us-east-1"].get_table(lab.name)
+    table.stream_shard.items[-1].record["userIdentity"] = {
+        "PrincipalId": "dynamodb.amazonaws.com",
+        "Type": "Service",
+    }
+    raw = lab.client("dynamodbstreams")
+    it = raw.get_shard_iterator(
+        StreamArn=lab.stream_arn,
+        ShardId=table.stream_shard.id,
+        ShardIteratorType="TRIM_HORIZON",
+    )["ShardIterator"]
+    assert raw.get_records(ShardIterator=it)["Records"][-1]["userIdentity"] == {
+        "PrincipalId": "dynamodb.amazonaws.com",
+        "Type": "Service",
+    }
+    lab.mapping()
+    rt = lab.runtime()
+    assert rt.wait_idle(15)
+    insert, remove = (r for c in lab.calls() for r in c["event"]["Records"])
+    assert "userIdentity" not in insert
+    assert remove["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
 def test_keys_only_view_has_no_images(lab):
     lab.table("KEYS_ONLY")
     lab.function(RECORDING, env={"RECORD_EVENTS": "1"})

@@ -206,7 +206,7 @@ def test_lambda_record_format():
     assert r["dynamodb"]["ApproximateCreationDateTime"] == 1704067205.0
     assert r["dynamodb"]["NewImage"]["b"] == {"B": "AAE="}
     assert r["dynamodb"]["NewImage"]["bs"] == {"BS": ["Ag=="]}
-    assert r["userIdentity"]["PrincipalId"] == "dynamodb.amazonaws.com"
+    assert r["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
     json.dumps(r)  # JSON-serialisable as sent
     sr = stream_record(raw, STREAM, "us-east-1", "pk")
     assert sr.partition_key == json.dumps({"S": "a"}) and sr.created == 1704067205

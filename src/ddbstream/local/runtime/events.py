@@ -6,7 +6,8 @@ Wire formats live here, as plain functions over dicts, so a unit test can call t
   parses it) into the record Lambda puts in ``event["Records"]``: ``eventVersion`` ``"1.1"``,
   ``eventSourceARN`` = the stream ARN, ``ApproximateCreationDateTime`` as epoch seconds (a
   number, rounded down to the second as DynamoDB Streams does, e.g. ``1693997155.0``), binary
-  attributes as base64 text.
+  attributes as base64 text, ``userIdentity`` (TTL deletions) with Lambda's key names
+  ``type`` / ``principalId`` rather than the API's ``Type`` / ``PrincipalId``.
 - :func:`failure_record` builds the JSON document Lambda sends to an on-failure destination
   (SQS queue or SNS topic) of a DynamoDB event source mapping: ``requestContext``,
   ``responseContext``, ``version`` ``"1.0"``, ``timestamp``, ``DDBStreamBatchInfo``. As on AWS,
@@ -91,9 +92,17 @@ def lambda_record(raw: dict[str, Any], stream_arn: str, region: str) -> dict[str
         "dynamodb": ddb,
         "eventSourceARN": stream_arn,
     }
-    if raw.get("userIdentity"):
-        rec["userIdentity"] = dict(raw["userIdentity"])
+    identity = raw.get("userIdentity")
+    if identity:
+        # GetRecords says {"PrincipalId", "Type"}; Lambda's event says {"type", "principalId"}
+        # (for a TTL deletion: {"type": "Service", "principalId": "dynamodb.amazonaws.com"})
+        rec["userIdentity"] = {
+            _IDENTITY_KEYS.get(k, k[:1].lower() + k[1:]): v for k, v in dict(identity).items()
+        }
     return rec
+
+
+_IDENTITY_KEYS = {"Type": "type", "PrincipalId": "principalId"}
 
 
 def record_size(record: dict[str, Any]) -> int:
