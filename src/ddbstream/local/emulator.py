@@ -10,7 +10,8 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   or UpdateEventSourceMapping that Lambda refuses (AT_TIMESTAMP, no StartingPosition,
   MaximumRecordAgeInSeconds outside -1 and 60-604,800, more than five filters, an invalid
   filter pattern, ...) is refused with Lambda's error type and message (the rules:
-  :mod:`ddbstream.local.runtime.validation`); moto would store it.
+  :mod:`ddbstream.local.runtime.validation`); moto would store it. ``LastProcessingResult``
+  is Lambda's ("No records processed", then what the local runtime last saw) instead of null.
 * ``aws:SecureTransport`` is evaluated as true in resource policies (see
   :func:`_fix_policy_conditions`).
 * CloudWatch: alarms start in INSUFFICIENT_DATA and keep their state when updated, a change of
@@ -218,7 +219,25 @@ def _validate_event_source_mappings() -> None:
 
         backend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
         backend.update_event_source_mapping = update_event_source_mapping  # type: ignore[method-assign]
+
+        # LastProcessingResult: moto answers null; Lambda "No records processed" until the
+        # first invocation, then the runtime's result of the last one (runtime/aws.py)
+        esm_class = lambda_models.EventSourceMapping
+        configuration = esm_class.get_configuration
+
+        def get_configuration(self: Any) -> dict[str, Any]:
+            out = dict(configuration(self))
+            out["LastProcessingResult"] = getattr(
+                self, "last_processing_result", NO_RECORDS_PROCESSED
+            )
+            return out
+
+        esm_class.get_configuration = get_configuration  # type: ignore[method-assign]
         _esm_patched = True
+
+
+#: LastProcessingResult of a mapping that has not invoked its function yet (Lambda's text).
+NO_RECORDS_PROCESSED = "No records processed"
 
 
 _policy_patch_lock = threading.Lock()

@@ -138,6 +138,37 @@ def _filters_applied(rt, uuid_, pattern):
     return runner is not None and runner._patterns == [pattern]
 
 
+def test_last_processing_result_is_kept_as_lambda_does(lab):
+    lab.table()
+    lab.function(
+        """
+import os
+def handler(event, context):
+    record(event)
+    if any(r["dynamodb"]["Keys"]["pk"]["S"] == "bad" for r in event["Records"]):
+        raise ValueError("bad record")
+"""
+    )
+    uuid_ = lab.mapping(MaximumRetryAttempts=0)
+
+    def result() -> str:
+        return lab.lam.get_event_source_mapping(UUID=uuid_)["LastProcessingResult"]
+
+    assert result() == "No records processed"  # not invoked yet (moto: null)
+    rt = lab.runtime()
+    lab.put("good")
+    assert rt.wait_idle(20)
+    assert result() == "OK"
+    lab.put("bad")
+    assert rt.wait_idle(20)
+    assert result() == "PROBLEM: Function call failed"
+    listed = lab.lam.list_event_source_mappings(FunctionName=lab.function_name)
+    assert [m["LastProcessingResult"] for m in listed["EventSourceMappings"]] == [result()]
+    lab.put("good2")
+    assert rt.wait_idle(20)
+    assert result() == "OK"
+
+
 def test_enabled_state_is_honoured_when_it_changes(lab):
     lab.table()
     lab.function(RECORDING)

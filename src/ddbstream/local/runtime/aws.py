@@ -265,6 +265,29 @@ class Telemetry:
             log.warning("could not put metrics of %s: %s", function_name, e)
 
 
+#: LastProcessingResult after an invocation, as Lambda reports it (Lambda DG, "Using AWS Lambda
+#: with Amazon DynamoDB": "PROBLEM: Function call failed" after a function error; "OK" after
+#: a successful call, as Lambda is observed to report). Other outcomes (a throttle, a missing
+#: function) leave the last value, as AWS documents no text for them.
+PROCESSING_OK = "OK"
+PROCESSING_FAILED = "PROBLEM: Function call failed"
+
+
+def record_processing_result(mapping_uuid: str, function_arn: str, result: str) -> None:
+    """Set the mapping's ``LastProcessingResult`` in moto's in-process Lambda backend.
+
+    Best effort, like :func:`forget_shard_iterator`: nothing happens when the emulator is not
+    in this process. ``ddbstream.local.emulator.patch_moto`` makes moto return it.
+    """
+    with contextlib.suppress(Exception):
+        from moto.awslambda.utils import get_backend
+
+        _, region, account, _ = split_arn(function_arn)
+        esm = get_backend(account, region).get_event_source_mapping(mapping_uuid)
+        if esm is not None:
+            esm.last_processing_result = result
+
+
 def forget_shard_iterator(stream_arn: str, iterator: str) -> None:
     """Drop a used shard iterator from moto's in-process DynamoDB Streams backend.
 

@@ -230,6 +230,9 @@ class MappingRunner:
         if result.aborted:
             return _ABORTED
         svc.telemetry.invocation(spec, worker.log_stream, result)
+        aws.record_processing_result(
+            cfg.uuid, cfg.function_arn, aws.PROCESSING_OK if result.ok else aws.PROCESSING_FAILED
+        )
         age_ms = max(0.0, (svc.clock() - records[-1].created) * 1000)
         svc.telemetry.metrics(
             spec.function_name,
