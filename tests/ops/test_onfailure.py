@@ -13,7 +13,6 @@ from ddbstream.ops.onfailure import (
     parse_failure_record,
     parse_time,
     readable_until,
-    s3_object_key,
 )
 
 # AWS's example for an SQS or SNS destination, field for field.
@@ -125,5 +124,9 @@ def test_anything_else_is_not_an_on_failure_record_and_says_why(
 
 def test_s3_key_follows_the_documented_naming_convention() -> None:
     # aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>
-    key = s3_object_key("esm-1", "shardId-1", parse_time("2019-11-14T00:13:49.717Z") or 0, "r-1")
+    from ddbstream.local.runtime.events import failure_object_key
+
+    key = failure_object_key(
+        "esm-1", "shardId-1", parse_time("2019-11-14T00:13:49.717Z") or 0, "r-1"
+    )
     assert key == "aws/lambda/esm-1/shardId-1/2019/11/14/2019-11-14T00.13.49-r-1"

@@ -225,12 +225,3 @@ def readable_until(record: FailureRecord) -> float | None:
     """When the stream trims the batch's first record (epoch seconds; None if unknown)."""
     first = record.batch.first_arrival_epoch()
     return None if first is None else first + STREAM_RETENTION_SECONDS
-
-
-def s3_object_key(mapping_uuid: str, shard_id: str, when: float, random_uuid: str) -> str:
-    """The documented key of an on-failure object:
-    ``aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>`` (UTC)."""
-    t = dt.datetime.fromtimestamp(when, tz=dt.UTC)
-    return (
-        f"{S3_KEY_PREFIX}{mapping_uuid}/{shard_id}/{t:%Y/%m/%d}/{t:%Y-%m-%dT%H.%M.%S}-{random_uuid}"
-    )

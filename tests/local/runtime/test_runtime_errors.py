@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 
 import pytest
@@ -147,6 +148,45 @@ def test_on_failure_destination_sns(lab, aws_client_session):
     (doc,) = lab.messages(url, want=1)
     destination_check(doc, lab, "RetryAttemptsExhausted", 1)
     assert doc["requestContext"]["approximateInvokeCount"] == 1
+
+
+def test_on_failure_destination_s3_keeps_the_records_under_the_documented_key(
+    lab, aws_client_session
+):
+    """AWS (services-dynamodb-errors): an S3 destination gets the metadata plus ``payload``, the
+    invocation event as an escaped JSON string, under
+    aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>."""
+    s3 = aws_client_session("s3")
+    bucket = f"fail-{lab.name}".lower()
+    s3.create_bucket(Bucket=bucket)
+    lab.table()
+    lab.function(FAIL_ON_KEYS, env={"FAIL_KEYS": "bad"})
+    lab.put("bad")
+    esm = lab.mapping(
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}},
+    )
+    rt = lab.runtime()
+    assert rt.wait_idle(20)
+    assert lab.wait_for(lambda: s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 1)
+    (obj,) = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    key = obj["Key"]
+    doc = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    payload = doc.pop("payload")
+    destination_check(doc, lab, "RetryAttemptsExhausted", 1)
+    shard = doc["DDBStreamBatchInfo"]["shardId"]
+    assert re.fullmatch(
+        rf"aws/lambda/{esm}/{shard}/(\d{{4}})/(\d\d)/(\d\d)/\1-\2-\3T\d\d\.\d\d\.\d\d-"
+        r"[0-9a-f-]{36}",
+        key,
+    ), key
+    assert isinstance(payload, str)  # an escaped JSON string, not an object
+    event = json.loads(payload)
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]] == ["bad"]
+    assert (
+        event["Records"][0]["dynamodb"]["SequenceNumber"]
+        == (doc["DDBStreamBatchInfo"]["startSequenceNumber"])
+    )
 
 
 def test_timeout_is_a_function_error_and_the_next_call_gets_a_fresh_worker(lab):

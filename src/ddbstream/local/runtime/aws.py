@@ -59,6 +59,7 @@ class Clients:
         self.cloudwatch = session.client("cloudwatch", **kw)
         self.sqs = session.client("sqs", **kw)
         self.sns = session.client("sns", **kw)
+        self.s3 = session.client("s3", **kw)
 
 
 def split_arn(arn: str) -> tuple[str, str, str, str]:
@@ -302,11 +303,20 @@ def forget_shard_iterator(stream_arn: str, iterator: str) -> None:
         dynamodbstreams_backends[account][region].shard_iterators.pop(iterator, None)
 
 
-def send_to_destination(clients: Clients, destination_arn: str, document: dict[str, Any]) -> None:
-    """Send an on-failure record to an SQS queue or SNS topic (raises on failure)."""
+def send_to_destination(
+    clients: Clients, destination_arn: str, document: dict[str, Any], s3_key: str | None = None
+) -> None:
+    """Send an on-failure record to an SQS queue, SNS topic or S3 bucket (``s3_key``: the
+    object's key; ``document`` then carries the payload). Raises on failure."""
     service, _, account, resource = split_arn(destination_arn)
     body = json.dumps(document)
-    if service == "sqs":
+    if service == "s3":
+        if not s3_key:
+            raise ValueError("an S3 on-failure destination needs the object's key")
+        clients.s3.put_object(
+            Bucket=resource, Key=s3_key, Body=body.encode(), ContentType="application/json"
+        )
+    elif service == "sqs":
         url = clients.sqs.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)[
             "QueueUrl"
         ]

@@ -9,9 +9,12 @@ Wire formats live here, as plain functions over dicts, so a unit test can call t
   attributes as base64 text, ``userIdentity`` (TTL deletions) with Lambda's key names
   ``type`` / ``principalId`` rather than the API's ``Type`` / ``PrincipalId``.
 - :func:`failure_record` builds the JSON document Lambda sends to an on-failure destination
-  (SQS queue or SNS topic) of a DynamoDB event source mapping: ``requestContext``,
-  ``responseContext``, ``version`` ``"1.0"``, ``timestamp``, ``DDBStreamBatchInfo``. As on AWS,
-  it carries the batch's metadata only, never the records.
+  of a DynamoDB event source mapping: ``requestContext``, ``responseContext``, ``version``
+  ``"1.0"``, ``timestamp``, ``DDBStreamBatchInfo``. As on AWS, an SQS queue or SNS topic gets
+  the batch's metadata only; an S3 bucket also gets ``payload``, the whole invocation event as
+  an escaped JSON string, in an object named by :func:`failure_object_key`
+  (``aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>``), as AWS
+  documents for DynamoDB stream sources (services-dynamodb-errors).
 """
 
 from __future__ import annotations
@@ -225,3 +228,14 @@ def failure_record(
             "streamArn": stream_arn,
         },
     }
+
+
+def with_payload(document: dict[str, Any], records: Sequence[StreamRecord]) -> dict[str, Any]:
+    """The S3 form of an on-failure record: ``payload`` holds the invocation event as JSON text."""
+    return document | {"payload": json.dumps(event_payload(records), separators=(",", ":"))}
+
+
+def failure_object_key(mapping_uuid: str, shard_id: str, now: float, random_uuid: str) -> str:
+    """``aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>`` (UTC)."""
+    t = dt.datetime.fromtimestamp(now, tz=dt.UTC)
+    return f"aws/lambda/{mapping_uuid}/{shard_id}/{t:%Y/%m/%d}/{t:%Y-%m-%dT%H.%M.%S}-{random_uuid}"

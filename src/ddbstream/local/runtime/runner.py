@@ -38,7 +38,16 @@ from .batching import (
     expired,
 )
 from .checkpoints import CheckpointStore, ShardCheckpoint
-from .events import Discard, StreamRecord, event_payload, failure_record, stream_record, take_batch
+from .events import (
+    Discard,
+    StreamRecord,
+    event_payload,
+    failure_object_key,
+    failure_record,
+    stream_record,
+    take_batch,
+    with_payload,
+)
 from .filtering import FilterPatternError, matches_any, parse_patterns
 from .worker import WorkerPool
 
@@ -287,8 +296,12 @@ class MappingRunner:
             shard_id=shard_id,
             now=svc.clock(),
         )
+        key = None
+        if aws.split_arn(cfg.destination)[0] == "s3":  # S3 keeps the records too
+            doc = with_payload(doc, discard.records)
+            key = failure_object_key(cfg.uuid, shard_id, svc.clock(), str(uuid.uuid4()))
         try:
-            aws.send_to_destination(svc.clients, cfg.destination, doc)
+            aws.send_to_destination(svc.clients, cfg.destination, doc, s3_key=key)
         except (ClientError, BotoCoreError, ValueError) as e:
             log.warning("mapping %s: on-failure destination %s: %s", cfg.uuid, cfg.destination, e)
             svc.telemetry.metrics(cfg.function_name, [("DestinationDeliveryFailures", 1, "Count")])
