@@ -90,16 +90,23 @@ class Destinations:
         return ", ".join(parts) or "none"
 
 
-def _mappings(deployment: Deployment) -> list[dict[str, Any]]:
-    name = deployment.outputs.get("lambda_function_name")
+def _mappings(deployment: Deployment, function: str | None = None) -> list[dict[str, Any]]:
+    """The event source mappings of ``function`` (default: the stack's function).
+
+    Filtered here by the function's name rather than with ``FunctionName=``: moto matches that
+    filter against the exact string the mapping was created with (name or ARN)."""
+    name = function or deployment.outputs.get("lambda_function_name")
     if not name:
         return []
+    name = str(name).split(":function:")[-1].split(":")[0]
     lam = deployment.client("lambda")
     out: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"FunctionName": name}
+    kwargs: dict[str, Any] = {}
     while True:
         page = lam.list_event_source_mappings(**kwargs)
-        out.extend(page.get("EventSourceMappings", []))
+        for m in page.get("EventSourceMappings", []):
+            if str(m.get("FunctionArn", "")).split(":function:")[-1].split(":")[0] == name:
+                out.append(m)
         if not page.get("NextMarker"):
             return out
         kwargs["Marker"] = page["NextMarker"]
@@ -471,7 +478,7 @@ def load_pipeline(
     )
     s3 = deployment.client("s3")
     patterns: dict[str, list[dict[str, Any]]] = {}
-    for m in lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings", []):
+    for m in _mappings(deployment, name):
         try:
             patterns[m["EventSourceArn"]] = parse_patterns(m.get("FilterCriteria"))
         except FilterPatternError as exc:

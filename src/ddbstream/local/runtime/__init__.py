@@ -10,8 +10,9 @@ mapping whose source is a DynamoDB stream:
 - the event exactly as Lambda sends it (:func:`.events.lambda_record`);
 - function errors and timeouts; ``ReportBatchItemFailures``; ``BisectBatchOnFunctionError``;
   ``MaximumRetryAttempts``; ``MaximumRecordAgeInSeconds``; the on-failure record to an SQS
-  queue, SNS topic or S3 bucket (with the records; :func:`.events.failure_record`); retries spaced by exponential backoff
-  (1 s doubling to 60 s; ``retry_base_delay`` / ``retry_max_delay``); see :mod:`.batching`;
+  queue, SNS topic or S3 bucket (with the records; :func:`.events.failure_record`); retries
+  spaced by exponential backoff (1 s doubling to 60 s; ``retry_base_delay`` /
+  ``retry_max_delay``); see :mod:`.batching`;
 - ``ParallelizationFactor`` 1-10 (a key always in the same lane, per-key order kept);
 - ``FilterCriteria`` (:mod:`.filtering`); ``Enabled`` honoured when it changes (the mappings are
   listed again every ``refresh_interval``: new ones start, deleted ones stop);
