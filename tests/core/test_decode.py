@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -201,6 +202,20 @@ def test_table_name_from_stream_arn():
             table_from_arn(bad)
 
 
+def test_a_record_without_creation_time_is_decoded_at_the_time_it_arrived():
+    # AWS's own sample events (the Lambda console's test event) carry no
+    # ApproximateCreationDateTime: not poison. The event time is the batch's arrival.
+    rec = raw_record()
+    del rec["dynamodb"]["ApproximateCreationDateTime"]
+    ev = decode_record(rec, received_at=1764064805.75)
+    assert ev.approximate_creation_time is None  # says the creation time is missing
+    assert ev.event_time == datetime(2025, 11, 25, 10, 0, 5, tzinfo=UTC)  # whole seconds
+    before = int(time.time())
+    assert before <= decode_record(rec).event_time.timestamp() <= time.time()  # default: now
+    rec["dynamodb"]["ApproximateCreationDateTime"] = None  # null is missing too
+    assert decode_record(rec, received_at=0).approximate_creation_time is None
+
+
 def test_missing_event_id_falls_back_to_sequence_number():
     rec = raw_record()
     del rec["eventID"]
@@ -214,7 +229,6 @@ def test_missing_event_id_falls_back_to_sequence_number():
         lambda r: r.pop("dynamodb"),
         lambda r: r["dynamodb"].pop("SequenceNumber"),
         lambda r: r["dynamodb"].pop("Keys"),
-        lambda r: r["dynamodb"].pop("ApproximateCreationDateTime"),
         lambda r: r["dynamodb"].update(ApproximateCreationDateTime="yesterday"),
         lambda r: r["dynamodb"].update(StreamViewType="EVERYTHING"),
         lambda r: r["dynamodb"].update(SizeBytes="big"),

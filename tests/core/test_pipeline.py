@@ -71,6 +71,73 @@ def test_poison_record_is_quarantined_and_does_not_block():
     assert result.records_quarantined == 1
 
 
+# The example event of AWS's documentation ("Using AWS Lambda with Amazon DynamoDB"), the
+# shape of the Lambda console's DynamoDB test event: no ApproximateCreationDateTime at all.
+SAMPLE_STREAM = (
+    "arn:aws:dynamodb:us-west-2:111122223333:table/TestTable/stream/2015-05-11T21:21:33.291"
+)
+AWS_SAMPLE_EVENT = {
+    "Records": [
+        {
+            "eventID": "1",
+            "eventVersion": "1.0",
+            "dynamodb": {
+                "Keys": {"Id": {"N": "101"}},
+                "NewImage": {"Message": {"S": "New item!"}, "Id": {"N": "101"}},
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+                "SequenceNumber": "111",
+                "SizeBytes": 26,
+            },
+            "awsRegion": "us-west-2",
+            "eventName": "INSERT",
+            "eventSourceARN": SAMPLE_STREAM,
+            "eventSource": "aws:dynamodb",
+        },
+        {
+            "eventID": "2",
+            "eventVersion": "1.0",
+            "dynamodb": {
+                "OldImage": {"Message": {"S": "New item!"}, "Id": {"N": "101"}},
+                "SequenceNumber": "222",
+                "Keys": {"Id": {"N": "101"}},
+                "SizeBytes": 59,
+                "NewImage": {"Message": {"S": "This item has changed"}, "Id": {"N": "101"}},
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+            "awsRegion": "us-west-2",
+            "eventName": "MODIFY",
+            "eventSourceARN": SAMPLE_STREAM,
+            "eventSource": "aws:dynamodb",
+        },
+    ]
+}
+
+
+def test_aws_sample_event_is_processed_and_its_lines_say_the_creation_time_is_missing():
+    received = 1_764_067_230.5  # 2025-11-25T10:40:30.5Z: the batch's arrival
+    audit, notifier, quarantine = MemoryAudit(), MemoryNotifier(), MemoryQuarantine()
+    result = process_batch(
+        AWS_SAMPLE_EVENT["Records"],
+        config=PipelineConfig(),
+        audit=audit,
+        notifier=notifier,
+        quarantine=quarantine,
+        received_at=received,
+    )
+    assert [o.status for o in result.outcomes] == ["delivered", "delivered"]
+    assert quarantine.calls == 0 and result.failures == []
+    ((key, obj),) = audit.objects.items()
+    # the partition of the hour the batch arrived in
+    assert key.startswith("audit-logs/table=TestTable/year=2025/month=11/day=25/hour=10/")
+    insert, modify = read_audit_body(obj.body)
+    for row in (insert, modify):
+        assert row["approximate_creation_time"] is None  # the creation time is missing
+        assert row["event_time"] == "2025-11-25T10:40:30Z"
+    assert modify["changed_attributes"] == ["Message"]
+    assert modify["old_image"] == {"Message": "New item!", "Id": 101}
+    assert [n.index for n in notifier.sent] == [0, 1]
+
+
 def test_failed_quarantine_write_is_a_failure_from_that_record():
     recs = [good(0), poison(1), good(2)]
     result, *_ = run(recs, quarantine=MemoryQuarantine(fail=lambda q: True))

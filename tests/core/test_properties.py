@@ -314,11 +314,12 @@ def reference_line(ev: ChangeEvent) -> str:
     iso = t.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "%Y-%m-%dT%H:%M:%SZ")
     q = dumps
     size, view, region = ev.size_bytes, ev.stream_view_type, ev.aws_region
+    created = ev.approximate_creation_time
     return (
         f'{{"event_id":{q(ev.event_id)},"event_name":"{ev.event_name}",'
         f'"table_name":{q(ev.table_name)},{body[1:-1]},'
         f'"sequence_number":{q(ev.sequence_number)},"event_time":"{iso}",'
-        f'"approximate_creation_time":{ev.approximate_creation_time!r},'
+        f'"approximate_creation_time":{"null" if created is None else repr(created)},'
         f'"size_bytes":{"null" if size is None else size},'
         f'"stream_view_type":{"null" if view is None else q(view)},'
         f'"ttl_expiry":{"true" if ev.ttl_expiry else "false"},'

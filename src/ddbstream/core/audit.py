@@ -6,6 +6,9 @@ time, in UTC — and each group becomes one object::
 
     {prefix}table={T}/year={YYYY}/month={MM}/day={DD}/hour={HH}/{hash}.ndjson.gz
 
+(A change without a creation time, as in AWS's sample events, has ``approximate_creation_time``
+null and its event time is when its batch arrived: it lands in that hour's partition.)
+
 where ``{hash}`` is the first 32 hex digits of the SHA-256 of the uncompressed NDJSON.
 
 A batch from one table within one hour (the usual case: the event source mapping delivers at
@@ -135,11 +138,11 @@ def event_to_line(ev: ChangeEvent) -> str:
     head = _head_cache.get((ev.event_name, ev.table_name)) or _head(ev)
     tail = _tail_cache.get((ev.stream_view_type, ev.ttl_expiry, ev.aws_region)) or _tail(ev)
     iso = _iso_cache.get(ev.event_time) or event_time_iso(ev)
-    size = ev.size_bytes
+    size, created = ev.size_bytes, ev.approximate_creation_time
     return (
         f'{{"event_id":{_q(ev.event_id)}{head}{variable},'
         f'"sequence_number":{_q(ev.sequence_number)},"event_time":"{iso}",'
-        f'"approximate_creation_time":{ev.approximate_creation_time!r},'
+        f'"approximate_creation_time":{"null" if created is None else repr(created)},'
         f'"size_bytes":{"null" if size is None else size},{tail}'
     )
 
@@ -217,7 +220,8 @@ def build_audit_objects(
     groups: dict[tuple[str, int | float], tuple[Partition, list[int], list[str]]] = {}
     for idx, ev, line in items:
         # (table, UTC hour number): cheaper to build than the Partition, same grouping
-        k = (ev.table_name, ev.approximate_creation_time // 3600)
+        t = ev.approximate_creation_time
+        k = (ev.table_name, (ev.event_time.timestamp() if t is None else t) // 3600)
         g = groups.get(k)
         if g is None:
             g = groups[k] = (Partition.of(ev), [], [])

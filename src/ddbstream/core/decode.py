@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,7 +58,8 @@ class ChangeEvent:
     old_image: dict[str, JSONValue] | None
     sequence_number: str
     event_time: datetime
-    approximate_creation_time: int | float
+    #: None when the record carries no ApproximateCreationDateTime (event_time: its arrival)
+    approximate_creation_time: int | float | None
     size_bytes: int | None
     stream_view_type: str | None
     ttl_expiry: bool
@@ -348,8 +350,15 @@ def _event_time(ts: object) -> datetime:
     return dt
 
 
-def decode_record(record: object) -> ChangeEvent:
-    """Decode one stream record; raises :class:`DecodeError` for a poison record."""
+def decode_record(record: object, received_at: float | None = None) -> ChangeEvent:
+    """Decode one stream record; raises :class:`DecodeError` for a poison record.
+
+    A record without ``dynamodb.ApproximateCreationDateTime`` (AWS's own sample events, such
+    as the Lambda console's DynamoDB test event, omit it) is not poison: its event time is
+    ``received_at`` (whole seconds; now if not given), the time its batch arrived, and its
+    ``approximate_creation_time`` is ``None`` (``null`` in the audit line), which says that
+    the creation time is missing. A value that is present but not epoch seconds stays poison.
+    """
     # The cache look-ups of table_from_arn and _event_time and the body of decode_item are
     # inlined (same checks, same messages): a function call each saved, once per change.
     if type(record) is not dict:
@@ -370,7 +379,10 @@ def decode_record(record: object) -> ChangeEvent:
     ts = ddb.get("ApproximateCreationDateTime")
     event_time = _time_cache.get(ts) if type(ts) is int else None
     if event_time is None:
-        event_time = _event_time(ts)
+        if ts is None:  # no creation time: the time the batch arrived
+            event_time = _event_time(int(time.time() if received_at is None else received_at))
+        else:
+            event_time = _event_time(ts)
     view = ddb.get("StreamViewType")
     if view is not None and view not in VIEW_TYPES:
         raise DecodeError(f"dynamodb.StreamViewType {view!r:.40} is not a stream view type")

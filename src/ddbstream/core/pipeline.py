@@ -26,6 +26,7 @@ running out of time) nothing more is attempted and the undelivered rest is repor
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -169,7 +170,10 @@ def process_batch(
     quarantine: QuarantineSink,
     should_stop: Callable[[], bool] = lambda: False,
     on_change: Callable[[int, ChangeEvent], None] | None = None,
+    received_at: float | None = None,
 ) -> BatchResult:
+    # the event time of a record without ApproximateCreationDateTime (see decode_record)
+    received = time.time() if received_at is None else received_at
     n = len(records)
     seqs: list[str | None] = [None] * n
     status: list[str] = ["pending"] * n
@@ -182,7 +186,7 @@ def process_batch(
     # 1. decode
     for i, rec in enumerate(records):
         try:
-            ev = decode_record(rec)
+            ev = decode_record(rec, received)
             line = event_to_line(ev)
         except DecodeError as exc:
             poison.append((i, str(exc)))
