@@ -14,6 +14,12 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   is Lambda's ("No records processed", then what the local runtime last saw) instead of null.
 * ``aws:SecureTransport`` is evaluated as true in resource policies (see
   :func:`_fix_policy_conditions`).
+* DynamoDB stream records get an ``eventID`` derived from the table, the stream and the sequence
+  number instead of a random one, so a crash recovery's replay reproduces them (see
+  :func:`_deterministic_stream_event_ids`).
+
+The server itself is werkzeug's threaded server around moto's WSGI application behind the
+write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only unless told.
 * CloudWatch: alarms start in INSUFFICIENT_DATA and keep their state when updated, a change of
   state publishes CloudWatch's notification to the alarm's SNS actions, DescribeAlarmHistory
   answers, and EMF documents in Lambda log groups become metrics (the patch lives with the rest
@@ -30,6 +36,8 @@ Every change this project makes to moto's behaviour lives here, applied by :func
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import logging
 import os
 import socket
 import threading
@@ -37,15 +45,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ddbstream.errors import UserError
 from ddbstream.local.clients import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY
+from ddbstream.local.journal import DurableApp
 
 __all__ = [
     "ACCESS_KEY",
     "ACCOUNT_ID",
+    "LOOPBACK_HOSTS",
     "REGION",
     "SECRET_KEY",
     "Emulator",
+    "NotLoopbackError",
     "free_port",
+    "is_loopback",
+    "moto_app",
     "patch_moto",
     "running",
     "start",
@@ -81,9 +95,41 @@ def patch_moto() -> None:
     _fix_policy_conditions()
     _stream_errors_as_on_aws()
     _keep_lambda_logging_config()
+    _deterministic_stream_event_ids()
     from ddbstream.local.monitoring import cloudwatch
 
     cloudwatch.install()
+
+
+_event_id_lock = threading.Lock()
+_event_id_patched = False
+
+
+def _deterministic_stream_event_ids() -> None:
+    """A stream record's ``eventID`` derived from its table, stream and sequence number.
+
+    moto draws a random id for each record; a crash recovery replays the writes
+    (:mod:`ddbstream.local.journal`) and must give each record the id it had, or a change
+    re-processed after the crash would look like a new one in the deduplicated audit view. AWS
+    documents the id only as a unique identifier of the event (32 hex digits here too)."""
+    global _event_id_patched
+    with _event_id_lock:
+        if _event_id_patched:
+            return
+        import hashlib
+
+        from moto.dynamodb.models import table as table_models
+
+        original = table_models.StreamRecord.__init__
+
+        def __init__(self: Any, table: Any, stream_type: str, event_name: str, *a: Any, **k: Any):
+            original(self, table, stream_type, event_name, *a, **k)
+            seq = self.record["dynamodb"]["SequenceNumber"]
+            ident = f"{table.table_arn}/{table.latest_stream_label}/{seq}"
+            self.record["eventID"] = hashlib.md5(ident.encode(), usedforsecurity=False).hexdigest()
+
+        table_models.StreamRecord.__init__ = __init__  # type: ignore[method-assign]
+        _event_id_patched = True
 
 
 _streams_patch_lock = threading.Lock()
@@ -301,32 +347,86 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class NotLoopbackError(UserError):
+    """The emulator would be reachable from other machines (or a verb would send the local
+    stack's dummy credentials to one) without being told to."""
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for a loopback address or ``localhost``."""
+    if not host:
+        return False
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass
 class Emulator:
-    """A running moto server. ``endpoint`` is what AWS_ENDPOINT_URL should be set to."""
+    """A running moto server. ``endpoint`` is what AWS_ENDPOINT_URL should be set to.
+
+    ``app`` is the WSGI application it serves: moto's, behind the write-ahead journal
+    (:class:`ddbstream.local.journal.DurableApp`; journaling is off until started on it)."""
 
     host: str
     port: int
-    _server: object
+    app: DurableApp
+    _server: Any
+    _thread: threading.Thread
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
-        self._server.stop()  # type: ignore[attr-defined]
+        """Stop accepting connections, then wait for the requests in progress to finish: once
+        this returns, nothing more reaches moto (so a snapshot taken now has every write that
+        was acknowledged)."""
+        self._server.shutdown()
+        self._server.server_close()  # closes the socket, joins the request threads
+        self._thread.join()
 
 
-def start(host: str = "127.0.0.1", port: int | None = None) -> Emulator:
-    """Start moto's server in a daemon thread of this process and return once it listens."""
+def moto_app() -> Any:
+    """moto's WSGI application (every service, dispatched by host and signature)."""
+    patch_moto()
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def start(
+    host: str = "127.0.0.1", port: int | None = None, allow_non_loopback: bool = False
+) -> Emulator:
+    """Start moto's server in a daemon thread of this process and return once it listens.
+
+    Only on a loopback address unless ``allow_non_loopback``: the emulator has no
+    authentication and holds everything in the clear."""
+    if not allow_non_loopback and not is_loopback(host):
+        raise NotLoopbackError(
+            f"refusing to serve the emulator on {host}: it is not a loopback address, and the "
+            "emulator has no authentication (allow it explicitly to do so)"
+        )
     os.environ.setdefault("MOTO_DOCKER_NETWORK_MODE", "none")
     patch_moto()
-    from moto.server import ThreadedMotoServer
+    werkzeug_log = logging.getLogger("werkzeug")
+    if werkzeug_log.level == logging.NOTSET:  # not a line per request, unless asked for
+        werkzeug_log.setLevel(logging.WARNING)
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
 
     chosen = port if port is not None else free_port(host)
-    server = ThreadedMotoServer(ip_address=host, port=chosen, verbose=False)
-    server.start()
-    return Emulator(host=host, port=chosen, _server=server)
+    app = DurableApp(moto_app())
+    server = make_server(host, chosen, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
+    thread.start()
+    return Emulator(host=host, port=chosen, app=app, _server=server, _thread=thread)
 
 
 @contextlib.contextmanager

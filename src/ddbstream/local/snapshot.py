@@ -101,8 +101,9 @@ def _backend_dicts() -> dict[str, Any]:
     return found
 
 
-def dumps() -> bytes:
-    """The state of every moto service that holds something, as bytes."""
+def dumps(meta: dict[str, Any] | None = None) -> bytes:
+    """The state of every moto service that holds something, as bytes (with ``meta``, a small
+    dict the caller gets back from :func:`load_meta`: the journal position, for one)."""
     backends: dict[str, dict[str, dict[str, Any]]] = {}
     for key, bd in sorted(_backend_dicts().items()):
         accounts = {acct: dict(asb) for acct, asb in bd.items() if len(asb)}
@@ -111,7 +112,7 @@ def dumps() -> bytes:
     buf = io.BytesIO()
     try:
         _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(
-            {"format": FORMAT, "moto": _moto_version(), "backends": backends}
+            {"format": FORMAT, "moto": _moto_version(), "meta": meta or {}, "backends": backends}
         )
     except Exception as exc:  # any of moto's objects may refuse
         raise SnapshotError(f"cannot snapshot the emulator: {exc!r}") from exc
@@ -123,6 +124,11 @@ def loads(blob: bytes) -> list[str]:
 
     Raises :class:`SnapshotError` when the snapshot is unreadable or from another moto version.
     """
+    return loads_with_meta(blob)[0]
+
+
+def loads_with_meta(blob: bytes) -> tuple[list[str], dict[str, Any]]:
+    """:func:`loads`, and the ``meta`` the snapshot was saved with."""
     try:
         snap = pickle.loads(blob)
     except Exception as exc:
@@ -142,17 +148,32 @@ def loads(blob: bytes) -> list[str]:
             for region, backend in regions.items():
                 dict.__setitem__(asb, region, backend)
         restored.append(modname.split(".")[1])
-    return sorted(set(restored))
+    return sorted(set(restored)), dict(snap.get("meta") or {})
 
 
-def save(path: Path) -> int:
-    """Write a snapshot to ``path`` atomically; returns its size in bytes."""
-    blob = dumps()
+def save(path: Path, meta: dict[str, Any] | None = None, fsync: bool = False) -> int:
+    """Write a snapshot to ``path`` atomically; returns its size in bytes. With ``fsync``, the
+    file and the rename are on disk when this returns (a journal may be emptied then)."""
+    blob = dumps(meta)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(blob)
+    with open(tmp, "wb") as f:
+        f.write(blob)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
+    if fsync:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return len(blob)
 
 
 def load(path: Path) -> list[str]:
     return loads(path.read_bytes())
+
+
+def load_with_meta(path: Path) -> tuple[list[str], dict[str, Any]]:
+    return loads_with_meta(path.read_bytes())

@@ -25,6 +25,7 @@ from .process import endpoint_healthy, find_running, lock_held, pid_alive, requi
 from .progress import TerraformProgress
 from .serve import start_detached, stop_stack
 from .state import (
+    JOURNAL_FILE,
     LOG_FILE,
     OUTPUTS_FILE,
     RUNTIME_DIR,
@@ -42,6 +43,7 @@ from .state import (
 )
 
 __all__ = [
+    "JOURNAL_FILE",
     "LOCAL_VARIABLES",
     "LOG_FILE",
     "OUTPUTS_FILE",

@@ -98,8 +98,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         return 0
     if state.get("status") == "starting":
         print(
-            f"Stopped the local stack (pid {state.get('pid')}) while it was starting; "
-            "nothing was saved, the next `ddbstream up` starts afresh."
+            f"Stopped the local stack (pid {state.get('pid')}) while it was starting; the next "
+            "`ddbstream up` carries on from the last saved state, if there is one."
         )
     else:
         print(

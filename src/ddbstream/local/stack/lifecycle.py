@@ -1,12 +1,15 @@
 """The local stack's lifecycle in this process: start (emulator, package, terraform apply,
 runtime), restore or reset the emulator's saved state, stop (and save).
 
-Persistence across ``down``/``up``: moto's state lives in memory, so ``down`` pickles it
-(:mod:`ddbstream.local.snapshot`) and the next ``up`` restores it before serving; Terraform's
-state and the runtime's checkpoints then still describe what the emulator holds, the apply finds
-nothing (or only a code change) to do, and the runtime resumes where it stopped. When there is no
-snapshot, or it cannot be restored (another moto version, a damaged file), ``up`` says so, starts
-an empty emulator, discards the old Terraform state and checkpoints, and applies from scratch.
+Persistence across ``down``/``up`` and crashes: moto's state lives in memory; the emulator runs
+as a :class:`~ddbstream.local.durable.DurableEmulator` (a snapshot once the stack is ready, every
+minute while it changes and at ``down``, plus a write-ahead journal of every change since), and
+the next ``up`` restores it before serving; Terraform's state and the runtime's checkpoints then
+still describe what the emulator holds, the apply finds nothing (or only a code change) to do,
+and the runtime resumes where it stopped. When there is no snapshot (a fresh stack that never
+became ready), or it cannot be restored (another moto version, a damaged file), ``up`` says so,
+starts an empty emulator, discards the old Terraform state and checkpoints, and applies from
+scratch.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -30,7 +32,6 @@ from .progress import TerraformProgress
 from .state import (
     OUTPUTS_FILE,
     RUNTIME_DIR,
-    SNAPSHOT_FILE,
     TERRAFORM_DIR,
     Say,
     StackError,
@@ -68,6 +69,10 @@ class LocalStack:
     restored: list[str] = field(default_factory=list)
     fresh_reason: str = ""
     slowest: list[tuple[str, float]] = field(default_factory=list)
+    journal_fsync: bool = True  # fsync each journaled request (power loss), not only write it
+    compact_interval: float = 60.0  # seconds between snapshots while the journal grows
+    replayed: int = 0  # journaled requests replayed at start (after an unclean stop)
+    _durable: Any = None  # DurableEmulator
     _emulator: Any = None
     _runtime: Any = None
 
@@ -88,12 +93,14 @@ class LocalStack:
         # 1. The emulator, with the previous run's state when there is one.
         t0 = time.monotonic()
         self._restore_or_reset()
-        self._emulator = emulator.start(port=choose_port(self.requested_port, previous))
+        self._emulator = self._durable.start(port=choose_port(self.requested_port, previous))
         self.endpoint = self._emulator.endpoint
         self.timings["emulator"] = time.monotonic() - t0
         how = (
             f"restored from the last run ({', '.join(self.restored)})" if self.restored else "empty"
         )
+        if self.replayed:
+            how += f"; {self.replayed} journaled request(s) replayed after an unclean stop"
         self.say(f"emulator   {self.endpoint}  ({how}, {self.timings['emulator']:.1f}s)")
         if self.fresh_reason:
             self.say(f"           {self.fresh_reason}")
@@ -136,7 +143,15 @@ class LocalStack:
             f"({self.timings['terraform_apply']:.1f}s)"
         )
 
-        # 4. The local Lambda runtime.
+        # 4. A fresh stack's first snapshot; from here on every change is journaled (a fresh
+        # stack that crashes before this point starts afresh: it was never ready).
+        t0 = time.monotonic()
+        size = self._durable.begin()
+        if size:
+            self.timings["snapshot"] = time.monotonic() - t0
+            self.say(f"snapshot   {size / 1e6:.1f} MB; journaling from now on")
+
+        # 5. The local Lambda runtime.
         t0 = time.monotonic()
         from ddbstream.local.runtime import Runtime
 
@@ -167,29 +182,27 @@ class LocalStack:
             self.say(f"{clock} {kind} {ev.get('mapping')} {detail}".rstrip())
 
     def _restore_or_reset(self) -> None:
-        from ddbstream.local import snapshot
+        """The emulator's state from the last run (snapshot + journal), else an empty one and
+        the Terraform state and checkpoints that described the old one discarded."""
+        from ddbstream.local.durable import DurableEmulator
 
         sd = self.state_dir
-        snap = sd / SNAPSHOT_FILE
         had_state = (sd / TERRAFORM_DIR).exists() or (sd / RUNTIME_DIR).exists()
-        if snap.exists():
-            try:
-                emulator.patch_moto()
-                self.restored = snapshot.load(snap)
-                # Consumed: if this run ends without saving (a crash, kill -9), the next `up`
-                # must not restore an emulator older than Terraform's state and the checkpoints.
-                os.replace(snap, snap.with_suffix(".pickle.previous"))
-                return
-            except Exception as exc:  # SnapshotError, or moto refusing what it unpickled
-                self.fresh_reason = (
-                    f"the saved emulator state could not be restored ({exc}): starting empty, "
-                    "re-applying Terraform from scratch"
-                )
-                snap.rename(snap.with_suffix(".pickle.unusable"))
+        self._durable = DurableEmulator(
+            sd, fsync=self.journal_fsync, compact_interval=self.compact_interval, say=self.say
+        )
+        if self._durable.restore():
+            self.restored = self._durable.restored
+            self.replayed = self._durable.replayed
+            return
+        if self._durable.fresh_reason:
+            self.fresh_reason = (
+                f"{self._durable.fresh_reason}: starting empty, re-applying Terraform from scratch"
+            )
         elif had_state:
             self.fresh_reason = (
-                "no saved emulator state (the last run did not stop cleanly): starting empty, "
-                "re-applying Terraform from scratch"
+                "no saved emulator state (the last run stopped before it was ready): starting "
+                "empty, re-applying Terraform from scratch"
             )
         # Fresh emulator: the old Terraform state and the runtime's checkpoints describe
         # resources and stream positions that no longer exist.
@@ -201,7 +214,11 @@ class LocalStack:
             (sd / OUTPUTS_FILE).unlink()
 
     def stop(self, save: bool = True) -> None:
-        """Stop the runtime, save the emulator's state (when ``save``), stop the emulator."""
+        """Stop the runtime, then the emulator (it stops accepting requests and finishes the
+        ones in progress), then save its state (``save``) and empty its journal.
+
+        Without ``save`` (a start abandoned half-way) the snapshot and journal on disk stay as
+        they are: the next ``up`` restores them, or starts afresh if there were none."""
         from ddbstream.local import snapshot
 
         if self._runtime is not None:
@@ -209,17 +226,15 @@ class LocalStack:
                 self._runtime.stop()
             finally:
                 self._runtime = None
-        if self._emulator is not None:
-            try:
-                if save:
-                    try:
-                        size = snapshot.save(self.state_dir / SNAPSHOT_FILE)
-                        self.say(f"saved the emulator's state ({size / 1e6:.1f} MB)")
-                    except snapshot.SnapshotError as exc:
-                        self.say(f"could not save the emulator's state: {exc}")
-            finally:
-                self._emulator.stop()
-                self._emulator = None
+        self._emulator = None
+        if self._durable is None:
+            return
+        try:
+            size = self._durable.stop(save=save)
+            if size is not None:
+                self.say(f"saved the emulator's state ({size / 1e6:.1f} MB)")
+        except snapshot.SnapshotError as exc:
+            self.say(f"could not save the emulator's state ({exc}); its journal is kept")
 
 
 def _short(path: Path, root: Path) -> str:

@@ -123,8 +123,11 @@ def serve(
             stack.stop(save=False)
             if isinstance(exc, KeyboardInterrupt):
                 say(
-                    "interrupted while starting: stopped, nothing saved "
-                    "(the next `up` starts afresh)"
+                    "interrupted while starting: stopped; the next `up` carries on from the "
+                    "last saved state"
+                    if stack.restored
+                    else "interrupted while starting: stopped, nothing saved (the next `up` "
+                    "starts afresh)"
                 )
                 return 130
             raise

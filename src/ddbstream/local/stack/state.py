@@ -4,7 +4,10 @@ Files in the state directory::
 
     stack.json        the running stack: pid, endpoint, status, timings (removed on exit)
     outputs.json      Terraform outputs of the last apply, as ``terraform output -json``
-    emulator.pickle   the emulator's state, saved on exit and restored by the next ``up``
+    emulator.pickle   the emulator's state: saved when the stack is ready, every minute while
+                      it changes, and on exit; restored by the next ``up``
+    emulator.journal  every state-changing request since that snapshot, on disk before it is
+                      answered; replayed by the next ``up`` (see ddbstream.local.journal)
     up.lock           held (flock) by the process serving the stack, for as long as it runs
     up.log            the log of a ``up --detach`` child
     last-port         the emulator's port in the last run, which the next ``up`` prefers
@@ -23,11 +26,12 @@ from typing import Any
 
 from ddbstream.errors import UserError
 from ddbstream.local import terraform as tf
+from ddbstream.local.durable import JOURNAL_FILE as JOURNAL_FILE
+from ddbstream.local.durable import SNAPSHOT_FILE as SNAPSHOT_FILE
 
 DEFAULT_PORT = 4566
 STATE_FILE = "stack.json"
 OUTPUTS_FILE = "outputs.json"
-SNAPSHOT_FILE = "emulator.pickle"
 LOCK_FILE = "up.lock"
 LOG_FILE = "up.log"
 PORT_FILE = "last-port"

@@ -1,0 +1,297 @@
+"""Crash durability of the emulator: a write-ahead journal of its mutating requests.
+
+moto keeps its state in memory. :mod:`ddbstream.local.snapshot` saves it whole; this module
+makes every acknowledged change survive between two snapshots, even a ``kill -9`` of ``up`` or
+the machine losing power:
+
+* :class:`DurableApp` wraps moto's WSGI application. A request that changes state (see
+  :func:`is_mutation`) is appended to the journal and flushed to disk (``fsync``) *before* moto
+  applies it, and the client gets its response only after that: an acknowledged write is on
+  disk. Mutations are applied one at a time, in journal order.
+* On start, the last snapshot is restored and the journal's entries since it are replayed
+  through the same application in process (:meth:`DurableApp.replay`), then a new snapshot is
+  taken and the journal emptied (:meth:`DurableApp.compact`, also run periodically and by
+  ``down``). Each snapshot records the sequence number of the last journal entry it holds, so a
+  crash between writing a snapshot and emptying the journal replays nothing twice.
+
+Replaying a request gives the same result as the first time where moto is deterministic:
+DynamoDB stream sequence numbers (a counter per shard) and, with
+:func:`ddbstream.local.emulator.patch_moto`, stream event ids. Generated ids elsewhere (SQS
+receipt handles, message ids) and timestamps are new: a queue message deleted before a crash may
+be delivered again (at least once), a replayed stream record carries the replay's
+``ApproximateCreationDateTime``.
+
+Reads (GET/HEAD, and actions named Get*, List*, Describe*, Query, Scan, Receive*, ...) are not
+journaled. A request torn by the crash while being written was never applied nor acknowledged,
+and is dropped.
+
+Cost: one ``fsync`` per mutating request (2-3 ms on this machine's disk), taken while holding the
+mutation lock, so at most a few hundred mutations per second; see README "Durability".
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+#: Action names that only read (AWS's naming convention for read operations).
+READ_PREFIXES = (
+    "Get",
+    "List",
+    "Describe",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "Receive",
+    "Filter",
+    "Lookup",
+    "Search",
+    "Select",
+    "Head",
+    "Check",
+    "Simulate",
+    "Validate",
+    "Estimate",
+    "Test",
+)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: The environ key moto's request handler keeps original header spellings under (a dict).
+_PRESERVED_KEY = "moto.preserved_header_names"
+
+
+def action_of(environ: dict[str, Any], body: bytes) -> str | None:
+    """The API action a request names: ``X-Amz-Target`` (JSON protocols), ``/operation/NAME``
+    (RPC v2 CBOR), or ``Action=`` in the query string or form body (query protocol)."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    path = str(environ.get("PATH_INFO", ""))
+    if "/operation/" in path:
+        return path.rsplit("/operation/", 1)[1].split("/", 1)[0]
+    for source in (str(environ.get("QUERY_STRING", "")), _form(environ, body)):
+        found = parse_qs(source).get("Action")
+        if found:
+            return found[0]
+    return None
+
+
+def _form(environ: dict[str, Any], body: bytes) -> str:
+    if "x-www-form-urlencoded" not in str(environ.get("CONTENT_TYPE", "")):
+        return ""
+    return body.decode("utf-8", "replace")
+
+
+def is_mutation(environ: dict[str, Any], body: bytes) -> bool:
+    """True for a request that may change the emulator's state (journaled)."""
+    method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+    if method in READ_METHODS or str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
+        return False
+    action = action_of(environ, body)
+    if action is None:  # REST: POST/PUT/DELETE/PATCH change things
+        return True
+    return not action.startswith(READ_PREFIXES)
+
+
+class Gate:
+    """Many requests at once (shared), or a snapshot alone (exclusive); the snapshot waits
+    for the requests in progress and new ones wait for the snapshot."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._exclusive = False
+        self._waiting_exclusive = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._exclusive or self._waiting_exclusive:
+                self._cond.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting_exclusive += 1
+            while self._exclusive or self._active:
+                self._cond.wait()
+            self._waiting_exclusive -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
+class Journal:
+    """An append-only file of requests, one JSON line each: ``{"seq", "environ", "body"}``."""
+
+    def __init__(self, path: Path, next_seq: int = 1, fsync: bool = True) -> None:
+        self.path = path
+        self.fsync = fsync
+        self.next_seq = next_seq
+        self.appended = 0  # entries written since the last reset
+        self.bytes = 0
+        self._f = open(path, "ab")  # noqa: SIM115 (kept open for the stack's life)
+
+    def append(self, environ: dict[str, Any], body: bytes) -> int:
+        seq = self.next_seq
+        line = json.dumps(
+            {"seq": seq, "environ": _recordable(environ), "body": base64.b64encode(body).decode()},
+            separators=(",", ":"),
+        ).encode()
+        self._f.write(line + b"\n")
+        self._f.flush()
+        if self.fsync:
+            os.fsync(self._f.fileno())
+        self.next_seq += 1
+        self.appended += 1
+        self.bytes += len(line) + 1
+        return seq
+
+    def reset(self) -> None:
+        """Empty the journal (its entries are in a snapshot now); numbering carries on."""
+        self._f.truncate(0)
+        self._f.seek(0)
+        if self.fsync:
+            os.fsync(self._f.fileno())
+        self.appended = 0
+        self.bytes = 0
+
+    def close(self) -> None:
+        self._f.close()
+
+    @staticmethod
+    def read(path: Path) -> list[dict[str, Any]]:
+        """The journal's entries in order; a torn last line (a crash while writing) is dropped."""
+        entries: list[dict[str, Any]] = []
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return entries
+        for raw in data.split(b"\n"):
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw)
+                entry["body"] = base64.b64decode(entry["body"])
+            except (ValueError, KeyError, TypeError):
+                break  # torn: never applied, never acknowledged
+            entries.append(entry)
+        return entries
+
+
+def _recordable(environ: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a WSGI environ that describe the request (strings, and moto's header map)."""
+    kept: dict[str, Any] = {}
+    for key, value in environ.items():
+        plain = isinstance(value, str) and not key.startswith(("wsgi.", "werkzeug."))
+        if plain or (key == _PRESERVED_KEY and isinstance(value, dict)):
+            kept[key] = value
+    return kept
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The whole request body (Content-Length or chunked), leaving a re-readable copy."""
+    from werkzeug.wsgi import get_input_stream
+
+    body = get_input_stream(environ).read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ["wsgi.input_terminated"] = True
+    return body
+
+
+class DurableApp:
+    """moto's WSGI application with a write-ahead journal (see the module docstring).
+
+    ``journal`` is None until the stack has a snapshot to journal against; until then requests
+    pass through (a stack that never became ready starts afresh after a crash)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.gate = Gate()
+        self.journal: Journal | None = None
+        self.base_seq = 0  # the journal position the last snapshot holds
+        self.fsync = True
+        self._mutex = threading.Lock()  # mutations one at a time, in journal order
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self.gate.shared():
+            if self.journal is None:
+                return list(self.app(environ, start_response))
+            body = _read_body(environ)
+            if not is_mutation(environ, body):
+                return list(self.app(environ, start_response))
+            with self._mutex:
+                journal = self.journal
+                if journal is not None:
+                    journal.append(environ, body)
+                return list(self.app(environ, start_response))
+
+    def replay(self, entries: Iterable[dict[str, Any]], after: int = 0) -> int:
+        """Apply journaled requests with ``seq > after`` in order, in process; returns how many.
+        A request that fails now failed the first time too (same state, same order)."""
+        count = 0
+        for entry in entries:
+            if int(entry["seq"]) <= after:
+                continue
+            environ = dict(entry["environ"])
+            body: bytes = entry["body"]
+            environ.update(
+                {
+                    "wsgi.input": io.BytesIO(body),
+                    "wsgi.errors": io.StringIO(),
+                    "wsgi.version": (1, 0),
+                    "wsgi.url_scheme": environ.get("wsgi.url_scheme", "http"),
+                    "wsgi.multithread": False,
+                    "wsgi.multiprocess": False,
+                    "wsgi.run_once": False,
+                    "wsgi.input_terminated": True,
+                    "CONTENT_LENGTH": str(len(body)),
+                }
+            )
+            for _ in self.app(environ, lambda *a, **k: None):
+                pass
+            count += 1
+        return count
+
+    def checkpoint(self, save: Callable[[int], Any], journal_path: Path | None = None) -> Any:
+        """While no request runs: ``save(last_seq)`` (a snapshot holding every journaled
+        request up to ``last_seq``), then empty the journal; or, when none is open yet and
+        ``journal_path`` is given, open it there, numbering on from ``last_seq``. Returns what
+        ``save`` returned."""
+        with self.gate.exclusive():
+            last = self.journal.next_seq - 1 if self.journal is not None else self.base_seq
+            result = save(last)
+            self.base_seq = last
+            if self.journal is not None:
+                self.journal.reset()
+            elif journal_path is not None:
+                self.journal = Journal(journal_path, next_seq=last + 1, fsync=self.fsync)
+            return result
+
+    def close_journal(self) -> None:
+        with self.gate.exclusive():
+            if self.journal is not None:
+                self.journal.close()
+                self.journal = None

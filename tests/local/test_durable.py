@@ -1,0 +1,250 @@
+"""The emulator's state on disk: nothing acknowledged is lost to `kill -9` or to `down` under load.
+
+A child process serves a :class:`DurableEmulator` on a free port; the test writes to it from
+several threads (DynamoDB with a stream, S3), keeps what was acknowledged, then kills the child
+(SIGKILL: no chance to save) or stops it (SIGTERM: what `ddbstream down` sends) while the writes
+go on, starts a new child on the same state directory and reconciles.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ddbstream.local import clients, journal
+
+SERVE = textwrap.dedent(
+    """
+    import json, signal, sys, threading
+    from pathlib import Path
+    from ddbstream.local.durable import DurableEmulator
+
+    d = DurableEmulator(Path(sys.argv[1]), compact_interval=float(sys.argv[2]))
+    restored = d.restore()
+    emu = d.start()
+    d.begin()
+    done = threading.Event()
+
+    def on_term(signum, frame):
+        d.stop(save=True)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    print(json.dumps({"endpoint": emu.endpoint, "restored": restored, "replayed": d.replayed}),
+          flush=True)
+    done.wait()
+    """
+)
+
+
+class Child:
+    def __init__(self, state_dir: Path, compact_interval: float = 1.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(state_dir), str(compact_interval)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.info = json.loads(self.proc.stdout.readline())
+        self.endpoint = str(self.info["endpoint"])
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        cfg = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10)
+        return clients.client(service, self.endpoint, config=cfg)
+
+    def end(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=60)
+
+
+class Writers:
+    """Threads writing items (and objects) until stopped; ``acked`` holds what was answered."""
+
+    def __init__(self, child: Child, table: str, bucket: str, threads: int = 3) -> None:
+        self.acked_items: list[str] = []
+        self.acked_objects: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(child, table, bucket, n))
+            for n in range(threads)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _run(self, child: Child, table: str, bucket: str, n: int) -> None:
+        ddb, s3 = child.client("dynamodb"), child.client("s3")
+        i = 0
+        while not self._stop.is_set():
+            key = f"w{n}-{i:05d}"
+            try:
+                ddb.put_item(TableName=table, Item={"pk": {"S": key}, "v": {"N": str(i)}})
+                self.acked_items.append(key)
+                if i % 5 == 0:
+                    s3.put_object(Bucket=bucket, Key=f"o/{key}", Body=key.encode())
+                    self.acked_objects.append(key)
+            except Exception:  # the server went away: the write was not acknowledged
+                return
+            i += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+
+def _setup(child: Child) -> tuple[str, str, str]:
+    ddb = child.client("dynamodb")
+    table = "durable"
+    desc = ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    child.client("s3").create_bucket(Bucket="durable-bucket")
+    return table, "durable-bucket", str(desc["TableDescription"]["LatestStreamArn"])
+
+
+def _stream(child: Child, arn: str) -> dict[str, tuple[str, str]]:
+    """sequence number -> (eventID, key) of every record in the stream."""
+    streams = child.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    found: dict[str, tuple[str, str]] = {}
+    while it:
+        resp = streams.get_records(ShardIterator=it, Limit=1000)
+        for r in resp["Records"]:
+            found[r["dynamodb"]["SequenceNumber"]] = (
+                r["eventID"],
+                r["dynamodb"]["Keys"]["pk"]["S"],
+            )
+        if not resp["Records"]:
+            break
+        it = resp.get("NextShardIterator")
+    return found
+
+
+def _keys(child: Child, table: str) -> set[str]:
+    pages = child.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+    return {item["pk"]["S"] for page in pages for item in page["Items"]}
+
+
+def _objects(child: Child, bucket: str) -> set[str]:
+    pages = child.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {o["Key"][2:] for page in pages for o in page.get("Contents", [])}
+
+
+@pytest.mark.parametrize("how", ["kill -9", "down"])
+def test_nothing_acknowledged_is_lost(tmp_path: Path, how: str) -> None:
+    first = Child(tmp_path, compact_interval=1.0)  # snapshots taken while writing, too
+    assert first.info == {"endpoint": first.endpoint, "restored": False, "replayed": 0}
+    table, bucket, arn = _setup(first)
+    writers = Writers(first, table, bucket)
+    deadline = time.monotonic() + 30
+    while len(writers.acked_items) < 60 and time.monotonic() < deadline:  # a snapshot or two
+        time.sleep(0.2)
+    before = _stream(first, arn)  # records (and their ids) a consumer may have seen already
+    time.sleep(0.5)
+    first.end(signal.SIGKILL if how == "kill -9" else signal.SIGTERM)  # while writes go on
+    writers.stop()
+    acked = set(writers.acked_items)
+    assert len(acked) >= 60 and writers.acked_objects
+    if how == "down":  # a clean stop: everything in the snapshot, the journal emptied
+        assert not (tmp_path / "emulator.journal").exists()
+
+    second = Child(tmp_path)
+    try:
+        assert second.info["restored"] is True
+        if how == "kill -9":
+            assert second.info["replayed"] > 0, "the writes since the last snapshot"
+        missing = acked - _keys(second, table)
+        assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:5]}"
+        assert set(writers.acked_objects) <= _objects(second, bucket)
+        after = _stream(second, arn)
+        # The records seen before the crash are there with the same sequence numbers and ids
+        # (a consumer's checkpoint stays valid, a re-processed change is recognised).
+        assert {seq: after.get(seq) for seq in before} == before
+        assert acked <= {key for _, key in after.values()}
+        print(
+            f"\n{how}: {len(acked)} items and {len(writers.acked_objects)} objects acknowledged, "
+            f"none lost; {second.info['replayed']} journaled requests replayed"
+        )
+    finally:
+        second.end(signal.SIGTERM)
+
+
+def test_a_torn_last_entry_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    j = journal.Journal(path, fsync=False)
+    env = {"REQUEST_METHOD": "PUT", "PATH_INFO": "/b/k", "HTTP_HOST": "127.0.0.1:1"}
+    j.append(env, b"one")
+    j.append(env, b"two")
+    j.close()
+    with open(path, "ab") as f:
+        f.write(b'{"seq": 3, "environ": {"REQUEST_')  # the crash hit mid-write
+    entries = journal.Journal.read(path)
+    assert [(e["seq"], e["body"]) for e in entries] == [(1, b"one"), (2, b"two")]
+
+
+@pytest.mark.parametrize(
+    ("environ", "body", "mutation"),
+    [
+        ({"REQUEST_METHOD": "GET", "PATH_INFO": "/bucket/key"}, b"", False),
+        ({"REQUEST_METHOD": "PUT", "PATH_INFO": "/bucket/key"}, b"x", True),
+        ({"REQUEST_METHOD": "DELETE", "PATH_INFO": "/bucket/key"}, b"", True),
+        ({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"}, b"", True),
+        ({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.Query"}, b"", False),
+        (
+            {"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "DynamoDBStreams_20120810.GetRecords"},
+            b"",
+            False,
+        ),
+        (
+            {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+            b"Action=Publish&TopicArn=x",
+            True,
+        ),
+        (
+            {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+            b"Action=ListTopics",
+            False,
+        ),
+        ({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "AmazonSQS.ReceiveMessage"}, b"", False),
+        (
+            {
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/service/GraniteServiceVersion20100801/operation/PutMetricData",
+            },
+            b"",
+            True,
+        ),
+        ({"REQUEST_METHOD": "POST", "PATH_INFO": "/moto-api/reset"}, b"", False),
+    ],
+)
+def test_which_requests_are_journaled(environ: dict[str, str], body: bytes, mutation: bool) -> None:
+    assert journal.is_mutation(environ, body) is mutation
+
+
+def test_the_emulator_serves_loopback_only_unless_told(tmp_path: Path) -> None:
+    from ddbstream.errors import UserError
+    from ddbstream.local import emulator
+
+    with pytest.raises(UserError, match=r"refusing to serve the emulator on 0\.0\.0\.0"):
+        emulator.start(host="0.0.0.0")
+    assert emulator.is_loopback("127.0.0.1") and emulator.is_loopback("::1")
+    assert emulator.is_loopback("localhost") and emulator.is_loopback("127.0.0.2")
+    assert not emulator.is_loopback("10.0.0.1") and not emulator.is_loopback("example.com")
