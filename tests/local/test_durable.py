@@ -33,6 +33,11 @@ SERVE = textwrap.dedent(
     emu = d.start()
     d.begin()
     done = threading.Event()
+    # An idle kept-alive connection from this process (the runtime's clients hold some):
+    # stopping must not wait for it.
+    from ddbstream.local import clients
+    idle = clients.client("sts", emu.endpoint)
+    idle.get_caller_identity()
 
     def on_term(signum, frame):
         d.stop(save=True)

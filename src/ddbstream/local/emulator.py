@@ -385,12 +385,12 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
-        """Stop accepting connections, then wait for the requests in progress to finish: once
-        this returns, nothing more reaches moto (so a snapshot taken now has every write that
-        was acknowledged)."""
+        """Stop serving: the requests in progress finish, any later one (a new connection or a
+        kept-alive one) is refused; once this returns nothing more reaches moto, so a snapshot
+        taken now holds every write that was acknowledged."""
+        self.app.close()
         self._server.shutdown()
-        self._server.server_close()  # closes the socket, joins the request threads
-        self._thread.join()
+        self._thread.join()  # serve_forever ends by closing the listening socket
 
 
 def moto_app() -> Any:
@@ -424,6 +424,9 @@ def start(
     chosen = port if port is not None else free_port(host)
     app = DurableApp(moto_app())
     server = make_server(host, chosen, app, threaded=True, request_handler=MotoRequestHandler)
+    # Closing the server must not wait for idle kept-alive connections (the app refuses their
+    # next request anyway, see stop()).
+    server.block_on_close = False
     thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
     thread.start()
     return Emulator(host=host, port=chosen, app=app, _server=server, _thread=thread)

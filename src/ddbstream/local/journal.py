@@ -233,10 +233,22 @@ class DurableApp:
         self.journal: Journal | None = None
         self.base_seq = 0  # the journal position the last snapshot holds
         self.fsync = True
+        self.closed = False  # no request reaches moto any more (the stack is stopping)
         self._mutex = threading.Lock()  # mutations one at a time, in journal order
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self.gate.shared():
+            if self.closed:  # also on a kept-alive connection opened before
+                body = b"the local stack is stopping"
+                start_response(
+                    "503 Service Unavailable",
+                    [
+                        ("Content-Type", "text/plain"),
+                        ("Content-Length", str(len(body))),
+                        ("Connection", "close"),
+                    ],
+                )
+                return [body]
             if self.journal is None:
                 return list(self.app(environ, start_response))
             body = _read_body(environ)
@@ -247,6 +259,11 @@ class DurableApp:
                 if journal is not None:
                     journal.append(environ, body)
                 return list(self.app(environ, start_response))
+
+    def close(self) -> None:
+        """Stop applying requests: wait for the ones in progress, answer any later one 503."""
+        with self.gate.exclusive():
+            self.closed = True
 
     def replay(self, entries: Iterable[dict[str, Any]], after: int = 0) -> int:
         """Apply journaled requests with ``seq > after`` in order, in process; returns how many.
