@@ -12,6 +12,7 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   filter pattern, ...) is refused with Lambda's error type and message (the rules:
   :mod:`ddbstream.local.runtime.validation`); moto would store it. ``LastProcessingResult``
   is Lambda's ("No records processed", then what the local runtime last saw) instead of null.
+  A mapping on an alias keeps the alias's ARN (moto stores the version it pointed at).
 * ``aws:SecureTransport`` is evaluated as true in resource policies (see
   :func:`_fix_policy_conditions`).
 * DynamoDB stream records get an ``eventID`` derived from the table, the stream and the sequence
@@ -255,13 +256,18 @@ def _validate_event_source_mappings() -> None:
 
         def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
             checked(spec, spec.get("EventSourceArn"), True)
-            return create(self, spec)
+            esm = create(self, spec)
+            _keep_alias(esm, spec.get("FunctionName"))
+            return esm
 
         def update_event_source_mapping(self: Any, uuid: str, spec: dict[str, Any]) -> Any:
             esm = self.get_event_source_mapping(uuid)
             if esm is not None:
                 checked(spec, getattr(esm, "event_source_arn", None), False)
-            return update(self, uuid, spec)
+            out = update(self, uuid, spec)
+            if out is not None and spec.get("FunctionName"):
+                _keep_alias(out, spec["FunctionName"])
+            return out
 
         backend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
         backend.update_event_source_mapping = update_event_source_mapping  # type: ignore[method-assign]
@@ -280,6 +286,25 @@ def _validate_event_source_mappings() -> None:
 
         esm_class.get_configuration = get_configuration  # type: ignore[method-assign]
         _esm_patched = True
+
+
+def _keep_alias(esm: Any, function_name: object) -> None:
+    """A mapping on an alias keeps the alias's ARN as its FunctionArn, as in Lambda (and so
+    follows the alias when it is pointed at another version); moto stores the version's."""
+    if not isinstance(function_name, str):
+        return
+    parts = function_name.split(":")
+    # name:q, account:function:name:q, arn:aws:lambda:region:account:function:name:q
+    qualifier = {2: 1, 4: 3, 8: 7}.get(len(parts))
+    if qualifier is None:
+        return
+    alias = parts[qualifier]
+    if not alias or alias.isdigit() or alias == "$LATEST":
+        return
+    resolved = str(getattr(esm, "function_arn", ""))
+    base = ":".join(resolved.split(":")[:7])  # arn:aws:lambda:region:account:function:name
+    if base.count(":") == 6:
+        esm.function_arn = f"{base}:{alias}"
 
 
 #: LastProcessingResult of a mapping that has not invoked its function yet (Lambda's text).

@@ -306,3 +306,62 @@ def test_idle_workers_are_retired(lab):
     assert rt.wait_idle(20)
     first, second = lab.calls()
     assert first["pid"] != second["pid"] and rt.workers_started == 2
+
+
+ALIASED = """
+import os
+CODE = "{code}"
+def handler(event, context):
+    record(event, code=CODE, function_version=context.function_version,
+           invoked=context.invoked_function_arn,
+           env_version=os.environ["AWS_LAMBDA_FUNCTION_VERSION"],
+           stream=context.log_stream_name)
+    if any(r["dynamodb"]["Keys"]["pk"]["S"] == "bad" for r in event["Records"]):
+        raise ValueError("bad record")
+"""
+
+
+def test_mapping_on_an_alias_runs_and_reports_the_aliases_version(lab):
+    lab.table()
+    lab.function(ALIASED.format(code="c1"))
+    assert lab.lam.publish_version(FunctionName=lab.function_name)["Version"] == "1"
+    lab.update_code(ALIASED.format(code="c2"))  # $LATEST moves on; version 1 keeps c1
+    alias = lab.lam.create_alias(FunctionName=lab.function_name, Name="live", FunctionVersion="1")
+    alias_arn = alias["AliasArn"]
+    url, dlq = lab.queue()
+    uuid_ = lab.lam.create_event_source_mapping(
+        EventSourceArn=lab.stream_arn,
+        FunctionName=alias_arn,
+        StartingPosition="TRIM_HORIZON",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": dlq}},
+    )["UUID"]
+    lab.mapping_uuids.append(uuid_)
+    # Lambda keeps the alias's ARN (moto stored version 1's): the mapping follows the alias
+    assert lab.lam.get_event_source_mapping(UUID=uuid_)["FunctionArn"] == alias_arn
+    lab.put("a")
+    rt = lab.runtime()
+    assert rt.wait_idle(30)
+    (call,) = lab.calls()
+    assert call["code"] == "c1"
+    assert call["function_version"] == call["env_version"] == "1"
+    assert call["invoked"] == alias_arn
+    assert "/[1]" in call["stream"]
+    logs = lab.client("logs")
+    starts = logs.filter_log_events(
+        logGroupName=f"/aws/lambda/{lab.function_name}", filterPattern="START"
+    )["events"]
+    assert starts and all("Version: 1" in e["message"] for e in starts)
+
+    lab.put("bad")  # fails, no retries: the on-failure record names the version that ran
+    assert rt.wait_idle(30)
+    (doc,) = lab.messages(url, want=1)
+    assert doc["responseContext"]["executedVersion"] == "1"
+    assert doc["requestContext"]["functionArn"] == alias_arn
+
+    assert lab.lam.publish_version(FunctionName=lab.function_name)["Version"] == "2"
+    lab.lam.update_alias(FunctionName=lab.function_name, Name="live", FunctionVersion="2")
+    lab.put("b")
+    assert rt.wait_idle(30)
+    last = lab.calls()[-1]
+    assert (last["keys"], last["code"], last["function_version"]) == (["b"], "c2", "2")

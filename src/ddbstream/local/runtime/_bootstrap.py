@@ -89,12 +89,13 @@ class _Identity:
 class Context:
     """The Lambda context object, as the Python runtime provides it."""
 
-    def __init__(self, request_id, deadline_ms):
+    def __init__(self, request_id, deadline_ms, invoked_function_arn=None):
         env = os.environ
         self.aws_request_id = request_id
         self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = env.get("_DDBSTREAM_FUNCTION_ARN", "")
+        # the ARN the function was invoked by: an alias's or a version's for a mapping on one
+        self.invoked_function_arn = invoked_function_arn or env.get("_DDBSTREAM_FUNCTION_ARN", "")
         # a string, as in Lambda's own runtime interface client (read from the environment)
         self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
@@ -204,7 +205,7 @@ def main():
         _request_id["id"] = req["id"]
         # as Lambda's Python runtime does: the invocation's trace header in the environment
         os.environ["_X_AMZN_TRACE_ID"] = _trace_header()
-        ctx = Context(req["id"], req["deadline_ms"])
+        ctx = Context(req["id"], req["deadline_ms"], req.get("invoked_function_arn"))
         try:
             result = handler(req["event"], ctx)
             try:

@@ -142,6 +142,8 @@ class FunctionSource:
             code_sha256=cfg.get("CodeSha256", ""),
             last_modified=cfg.get("LastModified", ""),
             log_group=f"/aws/lambda/{name}",
+            # a mapping on an alias or a version runs that version (moto resolves the alias)
+            version=str(cfg.get("Version") or "$LATEST"),
         )
         return spec, self._environment(spec, env_vars, cfg)
 
@@ -167,7 +169,7 @@ class FunctionSource:
                 "AWS_SECRET_ACCESS_KEY": self.clients.secret_key,
                 "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
                 "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.get('Runtime') or 'python3.12'}",
                 "LAMBDA_TASK_ROOT": spec.code_dir,
@@ -207,7 +209,7 @@ class Telemetry:
         rid = result.request_id
         t = result.started
         events: list[tuple[float, str]] = [(min(ts, t), m) for ts, m in result.init_logs]
-        events.append((t, f"START RequestId: {rid} Version: $LATEST"))
+        events.append((t, f"START RequestId: {rid} Version: {spec.version}"))
         events.extend(result.logs)
         end = t + result.duration_ms / 1000
         if result.timed_out:

@@ -123,6 +123,8 @@ class InvokeOutcome:
     payload: Any = None
     error: dict[str, Any] | None = None
     request_id: str | None = None
+    #: the version that ran (a mapping on an alias runs the alias's version)
+    executed_version: str = "$LATEST"
 
     @property
     def failed(self) -> bool:
@@ -132,6 +134,7 @@ class InvokeOutcome:
         return ResponseContext(
             function_error="Unhandled" if self.error is not None else None,
             request_id=self.request_id,
+            executed_version=self.executed_version,
         )
 
 

@@ -234,7 +234,7 @@ class MappingRunner:
         except RuntimeError:
             return _ABORTED
         request_id = str(uuid.uuid4())
-        result = worker.invoke(event_payload(records), request_id)
+        result = worker.invoke(event_payload(records), request_id, cfg.function_arn)
         svc.pool.release(worker)
         if result.aborted:
             return _ABORTED
@@ -269,6 +269,7 @@ class MappingRunner:
             payload=result.payload,
             error=None if result.ok else result.error,
             request_id=request_id,
+            executed_version=spec.version,
         )
 
     def send_failure(self, shard_id: str, discard: Discard) -> None:

@@ -41,10 +41,14 @@ class WorkerSpec:
     code_sha256: str
     last_modified: str
     log_group: str
+    #: the version that runs: "$LATEST", or the number of a published version (also for an
+    #: alias, the version it points at)
+    version: str = "$LATEST"
 
     @property
     def fingerprint(self) -> tuple[Any, ...]:
         return (
+            self.version,
             self.code_sha256,
             self.last_modified,
             self.handler,
@@ -74,15 +78,17 @@ class InvokeResult:
     max_memory_mb: int | None = None
 
 
-def log_stream_name(now: float | None = None) -> str:
+def log_stream_name(now: float | None = None, version: str = "$LATEST") -> str:
+    """``2026/11/27/[$LATEST]<32 hex>``: the day, the version, the execution environment."""
     day = time.strftime("%Y/%m/%d", time.gmtime(now if now is not None else time.time()))
-    return f"{day}/[$LATEST]{uuid.uuid4().hex}"
+    return f"{day}/[{version}]{uuid.uuid4().hex}"
 
 
 class Worker:
     def __init__(self, spec: WorkerSpec, env: dict[str, str]) -> None:
         self.spec = spec
-        self.log_stream = log_stream_name()  # one per execution environment, as in Lambda
+        # one per execution environment, as in Lambda
+        self.log_stream = log_stream_name(version=spec.version)
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._killed_by_runtime = False
         self._ready = False
@@ -196,12 +202,17 @@ class Worker:
                 self.kill()
                 return dict(msg.get("error") or {"errorType": "Runtime.Unknown"})
 
-    def invoke(self, event: dict[str, Any], request_id: str) -> InvokeResult:
-        result = self._invoke(event, request_id)
+    def invoke(
+        self, event: dict[str, Any], request_id: str, invoked_arn: str | None = None
+    ) -> InvokeResult:
+        """Run one invocation; ``invoked_arn``: the ARN it was invoked by (context)."""
+        result = self._invoke(event, request_id, invoked_arn)
         result.max_memory_mb = self.max_memory_mb()
         return result
 
-    def _invoke(self, event: dict[str, Any], request_id: str) -> InvokeResult:
+    def _invoke(
+        self, event: dict[str, Any], request_id: str, invoked_arn: str | None = None
+    ) -> InvokeResult:
         started = time.time()
         logs: list[tuple[float, str]] = []
         result = InvokeResult(request_id=request_id, ok=False, started=started, logs=logs)
@@ -218,7 +229,14 @@ class Worker:
         timeout = self.spec.timeout_s
         t0 = time.monotonic()
         deadline_ms = int(time.time() * 1000 + timeout * 1000)
-        req = json.dumps({"id": request_id, "event": event, "deadline_ms": deadline_ms})
+        req = json.dumps(
+            {
+                "id": request_id,
+                "event": event,
+                "deadline_ms": deadline_ms,
+                "invoked_function_arn": invoked_arn,
+            }
+        )
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write(req.encode("utf-8") + b"\n")
