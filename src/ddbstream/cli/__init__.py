@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 #: The verb groups, in the order ``--help`` lists them (modules of this package).
-GROUPS: tuple[str, ...] = ("stack", "dlq")
+GROUPS: tuple[str, ...] = ("stack", "dlq", "monitoring")
 
 Run = Callable[[argparse.Namespace], int]
 

@@ -1,0 +1,177 @@
+"""``ddbstream notifications [-f] [--json]``: what the topic's subscribers received.
+
+Two kinds arrive on the stack's topic: *change notifications* from the processor (subject
+``DynamoDB Activity: ...``, body the change's audit line) and *alarm notifications* from
+CloudWatch (body the alarm JSON: ``AlarmName``, ``NewStateValue``, ``NewStateReason``, ...).
+
+On the local stack they are read from its inbox (a queue it subscribes to the topic and drains
+into ``notifications.jsonl`` in the state directory, :mod:`ddbstream.local.monitoring.inbox`), so
+they can be listed again and followed. On a deployment, subscribe an SQS queue to the topic
+(``sns_topic_arn``) and pass ``--queue-url``: the messages are read from it and deleted, as any
+consumer of that queue would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ddbstream.errors import UserError
+from ddbstream.ops import target
+
+INBOX_FILE = "notifications.jsonl"  # the same name as local.monitoring.inbox.INBOX_FILE
+
+
+def classify(rec: dict[str, Any]) -> dict[str, Any]:
+    """A notification as the verb shows it: kind ``alarm`` / ``change`` / ``other``."""
+    body: Any = rec.get("Message", "")
+    try:
+        parsed = json.loads(body) if isinstance(body, str) else body
+    except ValueError:
+        parsed = None
+    out: dict[str, Any] = {
+        "received": rec.get("received"),
+        "timestamp": rec.get("Timestamp"),
+        "subject": rec.get("Subject"),
+        "message_id": rec.get("MessageId"),
+        "topic": rec.get("TopicArn"),
+    }
+    if isinstance(parsed, dict) and "AlarmName" in parsed and "NewStateValue" in parsed:
+        out.update(
+            kind="alarm",
+            alarm=parsed["AlarmName"],
+            old_state=parsed.get("OldStateValue"),
+            new_state=parsed["NewStateValue"],
+            reason=parsed.get("NewStateReason", ""),
+            state_change_time=parsed.get("StateChangeTime"),
+            body=parsed,
+        )
+    elif isinstance(parsed, dict) and "event_name" in parsed:
+        out.update(
+            kind="change",
+            event_name=parsed.get("event_name"),
+            table=parsed.get("table_name"),
+            keys=parsed.get("keys"),
+            body=parsed,
+        )
+    else:
+        out.update(kind="other", body=parsed if parsed is not None else body)
+    attrs = rec.get("MessageAttributes")
+    if attrs:
+        out["attributes"] = {k: v.get("Value") for k, v in attrs.items() if isinstance(v, dict)}
+    return out
+
+
+def _clock(iso: str | None) -> str:
+    if not iso:
+        return "--:--:--"
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def render(n: dict[str, Any]) -> str:
+    t = _clock(n.get("timestamp") or n.get("received"))
+    if n["kind"] == "alarm":
+        return (
+            f"{t}  alarm   {n['alarm']}: {n.get('old_state')} -> {n['new_state']}  "
+            f"{n.get('reason', '')}"
+        )
+    if n["kind"] == "change":
+        keys = json.dumps(n.get("keys"), sort_keys=True, separators=(",", ":"))
+        return f"{t}  change  {n.get('event_name')} {n.get('table')} {keys}"
+    body = n.get("body")
+    text = body if isinstance(body, str) else json.dumps(body)
+    return f"{t}  other   {n.get('subject') or ''} {text[:200]}".rstrip()
+
+
+def _from_file(path: Path, follow: bool, start: int) -> Iterator[dict[str, Any]]:
+    pos = 0
+    seen = 0
+    while True:
+        try:
+            with open(path, encoding="utf-8") as f:
+                f.seek(pos)
+                chunk = f.read()
+        except FileNotFoundError:
+            chunk = ""
+        complete, _, _rest = chunk.rpartition("\n")
+        if complete:
+            pos += len((complete + "\n").encode("utf-8"))
+            for line in complete.split("\n"):
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                seen += 1
+                if seen > start:
+                    yield rec
+        if not follow:
+            return
+        time.sleep(0.5)
+
+
+def _from_queue(sqs: Any, url: str, follow: bool) -> Iterator[dict[str, Any]]:
+    while True:
+        msgs = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5 if follow else 1
+        ).get("Messages", [])
+        for m in msgs:
+            try:
+                rec = json.loads(m["Body"])
+            except ValueError:
+                rec = {"Message": m["Body"]}
+            yield rec if isinstance(rec, dict) else {"Message": m["Body"]}
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        if not msgs and not follow:
+            return
+
+
+def inbox_path(d: target.Deployment) -> Path:
+    if d.state_dir is None:
+        raise UserError("the local stack has no state directory")
+    return Path(d.state_dir) / INBOX_FILE
+
+
+def cmd_notifications(args: argparse.Namespace) -> int:
+    if args.last is not None and args.last < 0:
+        raise UserError(f"--last {args.last}: must be 0 or more")
+    d = target.resolve(args)
+    if args.queue_url:
+        records = _from_queue(d.client("sqs"), args.queue_url, args.follow)
+    elif d.is_local:
+        path = inbox_path(d)
+        start = 0
+        if args.last is not None:
+            total = sum(1 for _ in _from_file(path, False, 0))
+            start = max(0, total - args.last)
+        records = _from_file(path, args.follow, start)
+    else:
+        raise UserError(
+            f"{d.source}: pass --queue-url URL of an SQS queue subscribed to the topic "
+            f"{d.outputs.get('sns_topic_arn', '')} (the local stack keeps an inbox; AWS does not)"
+        )
+    shown = 0
+    try:
+        for rec in records:
+            n = classify(rec)
+            if args.kind and n["kind"] != args.kind:
+                continue
+            if args.json:
+                sys.stdout.write(json.dumps(n, sort_keys=True, default=str) + "\n")
+            else:
+                sys.stdout.write(render(n) + "\n")
+            sys.stdout.flush()
+            shown += 1
+    except KeyboardInterrupt:
+        return 0
+    if not shown and not args.json and not args.follow:
+        print("no notifications" + (f" of kind {args.kind}" if args.kind else ""), file=sys.stderr)
+    return 0
