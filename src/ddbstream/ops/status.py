@@ -99,8 +99,11 @@ def collect(d: target.Deployment, now: datetime | None = None) -> dict[str, Any]
     lam, cw, s3, sqs = d.client("lambda"), d.client("cloudwatch"), d.client("s3"), d.client("sqs")
     env: dict[str, str] = {}
 
+    fn_arn = [fn]
+
     def function_env() -> dict[str, str]:
         cfg = lam.get_function_configuration(FunctionName=fn)
+        fn_arn[0] = cfg.get("FunctionArn") or fn
         return dict((cfg.get("Environment") or {}).get("Variables") or {})
 
     got_env = _section(function_env)
@@ -124,7 +127,8 @@ def collect(d: target.Deployment, now: datetime | None = None) -> dict[str, Any]
 
     def mappings() -> list[dict[str, Any]]:
         out = []
-        pages = lam.get_paginator("list_event_source_mappings").paginate(FunctionName=fn)
+        # by ARN: AWS takes a name or an ARN, the emulator (moto) only the ARN
+        pages = lam.get_paginator("list_event_source_mappings").paginate(FunctionName=fn_arn[0])
         for page in pages:
             for m in page.get("EventSourceMappings", []):
                 dest = ((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
