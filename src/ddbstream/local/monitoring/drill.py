@@ -58,9 +58,7 @@ def run(
     result = DrillResult()
     fn = d.function_name
     original = dict(
-        (lam.get_function_configuration(FunctionName=fn).get("Environment") or {}).get(
-            "Variables"
-        )
+        (lam.get_function_configuration(FunctionName=fn).get("Environment") or {}).get("Variables")
         or {}
     )
 

@@ -75,6 +75,7 @@ class LocalStack:
     _durable: Any = None  # DurableEmulator
     _emulator: Any = None
     _runtime: Any = None
+    _monitoring: Any = None
 
     @property
     def port(self) -> int:
@@ -162,6 +163,14 @@ class LocalStack:
         self.timings["runtime"] = time.monotonic() - t0
         self.say(f"runtime    running the stream mappings  ({self.timings['runtime']:.1f}s)")
 
+        # 5. The local CloudWatch: alarm evaluation, AWS/SQS metrics, the notification inbox.
+        from ddbstream.local.monitoring import LocalMonitoring
+
+        topic = tf.values_of(self.outputs).get("sns_topic_arn")
+        self._monitoring = LocalMonitoring(self.endpoint, sd, topic, say=self.say)
+        self._monitoring.start()
+        self.say("monitoring evaluating every alarm; `ddbstream notifications` lists the topic's")
+
     def _on_runtime(self, ev: dict[str, Any]) -> None:
         """One line per runtime event worth seeing (invocations, failures, discards)."""
         kind = ev.get("type")
@@ -221,6 +230,11 @@ class LocalStack:
         they are: the next ``up`` restores them, or starts afresh if there were none."""
         from ddbstream.local import snapshot
 
+        if self._monitoring is not None:
+            try:
+                self._monitoring.stop()
+            finally:
+                self._monitoring = None
         if self._runtime is not None:
             try:
                 self._runtime.stop()

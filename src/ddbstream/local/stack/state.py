@@ -13,6 +13,8 @@ Files in the state directory::
     last-port         the emulator's port in the last run, which the next ``up`` prefers
     terraform/        Terraform's working directory and local state (the terraform driver)
     runtime/          the local runtime's checkpoints
+    notifications.jsonl  what the stack's SNS topic published, drained from the stack's inbox
+                      queue (``ddbstream notifications``; :mod:`ddbstream.local.monitoring.inbox`)
 """
 
 from __future__ import annotations
