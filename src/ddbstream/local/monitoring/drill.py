@@ -71,9 +71,12 @@ def run(
                 body = json.loads(rec.get("Message", ""))
             except (TypeError, ValueError):
                 continue
-            if isinstance(body, dict) and body.get("AlarmName") == name:
-                if body.get("NewStateValue") == new:
-                    return True
+            if (
+                isinstance(body, dict)
+                and body.get("AlarmName") == name
+                and body.get("NewStateValue") == new
+            ):
+                return True
         return False
 
     def wait(events: dict[str, Callable[[], bool]], t0: float, deadline: float) -> None:
