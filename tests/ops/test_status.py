@@ -1,0 +1,87 @@
+"""``ddbstream status`` against the in-process emulator: each section read through the APIs an
+operator uses (DLQ depth, alarm states, audit objects of the last hour, the quarantine), and a
+source that cannot be read reported in its own section while the others still show."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from ddbstream.local import clients
+from ddbstream.ops import status
+from ddbstream.ops.target import Deployment
+
+
+def _deployment(aws_client: Any, endpoint: str) -> tuple[Deployment, str]:
+    tag = uuid.uuid4().hex[:8]
+    sqs, s3, cw = aws_client("sqs"), aws_client("s3"), aws_client("cloudwatch")
+    dlq = sqs.create_queue(QueueName=f"dlq-{tag}")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody="{}")
+    bucket = f"audit-{tag}"
+    s3.create_bucket(Bucket=bucket)
+    now = datetime.now(UTC)
+    key = (
+        f"audit-logs/table=T/year={now:%Y}/month={now:%m}/day={now:%d}/hour={now:%H}/"
+        f"{tag}.ndjson.gz"
+    )
+    s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(b"{}\n"))
+    s3.put_object(Bucket=bucket, Key="quarantine/table=T/x.json", Body=b"{}")
+    s3.put_object(Bucket=bucket, Key="quarantine/table=T/y.json", Body=b"{}")
+    alarm = f"dlq-messages-{tag}"
+    cw.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": f"dlq-{tag}"}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="1 message waiting")
+    outputs = {
+        "dynamodb_table_name": "T",
+        "s3_bucket_name": bucket,
+        "dlq_url": dlq,
+        "lambda_function_name": f"missing-fn-{tag}",
+        "alarm_names": {"dlq_messages": alarm},
+    }
+    d = Deployment(
+        outputs=outputs,
+        source="the test emulator",
+        is_local=True,
+        endpoint=endpoint,
+        region=clients.REGION,
+    )
+    return d, alarm
+
+
+def test_status_reads_each_section(aws_client: Any, moto_endpoint: str) -> None:
+    d, alarm = _deployment(aws_client, moto_endpoint)
+    s = status.collect(d)
+    assert s["dlq"]["visible"] == 1
+    assert [(a["name"], a["state"]) for a in s["alarms"]] == [(alarm, "ALARM")]
+    assert s["audit"]["objects_1h"] == 1
+    assert s["quarantine"]["records"] == 2
+    # the function does not exist: its sections say so, the rest still shows
+    assert "Function not found" in s["function_error"] and s["mappings"] == []
+    screen = status.render(s)
+    assert "DLQ  dlq-" in screen and "1 failed batch(es) waiting" in screen
+    assert "ddbstream dlq replay" in screen
+    assert f"ALARM             {alarm}" in screen and "1 message waiting" in screen
+    assert "Alarms  (1, 1 in ALARM)" in screen
+    assert "1 objects written in the last hour" in screen
+    assert "2 record(s) under quarantine/" in screen
+    assert f"function {d.function_name}: An error occurred (ResourceNotFoundException)" in screen
+    assert "no event source mapping" in screen
+
+
+def test_status_without_a_stack_is_one_line(tmp_path: Any, capsys: Any) -> None:
+    from ddbstream.cli import main
+
+    assert main(["status", "--state-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ddbstream: ") and err.count("\n") == 1
