@@ -93,10 +93,13 @@ class AuditReader:
 
 
 class Notifications:
-    """An SQS queue subscribed to the stack's topic; keeps every notification it has read."""
+    """An SQS queue subscribed to the stack's topic; keeps every notification it has read.
+
+    :meth:`close` unsubscribes and deletes the queue, so nothing fills it after the demo."""
 
     def __init__(self, sqs: Any, sns: Any, topic_arn: str) -> None:
         self.sqs = sqs
+        self.sns = sns
         self.url = sqs.create_queue(QueueName=NOTIFY_QUEUE)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -128,6 +131,11 @@ class Notifications:
 
     def matching(self, marker: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if marker in str(m.get("Message", ""))]
+
+    def close(self) -> None:
+        """Unsubscribe the queue from the topic and delete it."""
+        self.sns.unsubscribe(SubscriptionArn=self.subscription)
+        self.sqs.delete_queue(QueueUrl=self.url)
 
 
 def processing_lines(logs: Any, group: str, since_ms: int, marker: str | None = None) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ddbstream.local import clients, stack
+from ddbstream.local.monitoring import drill, inbox
 
 from . import actions, report
 from .observe import (
@@ -28,6 +29,7 @@ from .report import Printer, ProgressBar, Step, timed
 
 STEP_TIMEOUT = 60.0
 DLQ_TIMEOUT = 90.0
+ALARM_TIMEOUT = 90.0
 
 
 class Demo:
@@ -77,6 +79,7 @@ class Demo:
             )
             self.outputs = stack.output_values(self.state_dir)
             made = clients.Clients(self.endpoint, region=state.get("region", clients.REGION))
+            self.clients = made
             self.ddb, self.streams, self.s3, self.logs, self.lam, self.sqs, self.sns = (
                 made(svc)
                 for svc in ("dynamodb", "dynamodbstreams", "s3", "logs", "lambda", "sqs", "sns")
@@ -165,6 +168,8 @@ class Demo:
             self.out("\n== 3. Test error handling ==")
             original = actions.function_environment(self.lam, self.function)
             dlq_url = self.outputs["dlq_url"]
+            self.inbox_seen = len(inbox.read(self.state_dir / inbox.INBOX_FILE))
+            self.broken_at = time.time()  # the monitoring step times the alarms from here
             self.out.cmd(actions.CMD_BREAK)
             actions.break_function(self.lam, self.function, self.bucket)
             try:
@@ -218,12 +223,63 @@ class Demo:
             "including the error-test item",
         )
 
-    # -- 4. burst --------------------------------------------------------------------------------
+    # -- 4. monitoring ---------------------------------------------------------------------------
+
+    def monitoring(self) -> Step:
+        """The seed's "Monitoring and Alerting": step 3's break fires the Lambda-errors and DLQ
+        alarms, their notifications arrive; the DLQ replayed, both return to OK."""
+        step = self._step("4. Monitoring and alerting")
+        with timed(step):
+            self.out("\n== 4. Monitoring and alerting ==")
+            cw = self.clients("cloudwatch")
+            names = drill.alarm_names(self.outputs)
+            path = self.state_dir / inbox.INBOX_FILE
+            since = getattr(self, "inbox_seen", 0)
+            t0 = getattr(self, "broken_at", time.time())
+            period = cw.describe_alarms(AlarmNames=list(names))["MetricAlarms"][0]["Period"]
+            self.out(
+                f"  the local CloudWatch evaluates the alarms ({period} s periods); their "
+                "notifications reach the stack's inbox (`ddbstream notifications`)"
+            )
+            self.out.cmd("aws cloudwatch describe-alarm-history --alarm-name NAME")
+            self.out("  since step 3 broke the function:")
+            fired = drill.await_alarms(cw, path, since, names, "ALARM", t0, ALARM_TIMEOUT, self.out)
+            for name in names:
+                took, note = fired[f"{name} ALARM"], fired[f"{name} ALARM notification"]
+                step.check(
+                    took is not None and note is not None,
+                    f"{name}: ALARM after {_secs(took)}, its notification after {_secs(note)}",
+                )
+            self.out.cmd("ddbstream dlq replay")
+            from ddbstream.ops import dlq, target
+
+            t_replay = time.time()
+            done = dlq.replay(target.from_local_stack(self.state_dir), say=self.out)
+            replayed = done.count("replayed")
+            step.check(
+                replayed >= 1 and done.exit_code == 0,
+                f"DLQ replayed: {replayed} failed batch(es) through the fixed function "
+                f"({time.time() - t_replay:.1f}s), nothing kept",
+            )
+            back = drill.await_alarms(cw, path, since, names, "OK", t0, ALARM_TIMEOUT, self.out)
+            for name in names:
+                took, note = back[f"{name} OK"], back[f"{name} OK notification"]
+                step.check(
+                    took is not None and note is not None,
+                    f"{name}: back to OK after {_secs(took)}, its notification after {_secs(note)}",
+                )
+            depth = self.sqs.get_queue_attributes(
+                QueueUrl=self.outputs["dlq_url"], AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]["ApproximateNumberOfMessages"]
+            step.check(int(depth) == 0, f"DLQ empty ({depth} messages)")
+        return step
+
+    # -- 5. burst --------------------------------------------------------------------------------
 
     def burst_step(self) -> Step:
-        step = self._step(f"4. Activity burst ({self.burst} changes)")
+        step = self._step(f"5. Activity burst ({self.burst} changes)")
         with timed(step):
-            self.out(f"\n== 4. Activity burst: {self.burst} changes ==")
+            self.out(f"\n== 5. Activity burst: {self.burst} changes ==")
             marker = f"burst-{self.run}"
             t0 = time.monotonic()
             counts = actions.write_burst(self.ddb, self.table, self.burst, marker)
@@ -285,17 +341,25 @@ class Demo:
         )
 
 
+def _secs(t: float | None) -> str:
+    return "-" if t is None else f"{t:.1f}s"
+
+
 def run_demo(state_dir: Path, burst: int, out: Printer | None = None) -> int:
     out = out or Printer()
     t0 = time.monotonic()
     demo = Demo(state_dir, burst, out)
     out(f"ddbstream demo (run {demo.run}): the seed README's walkthrough on the local stack\n")
     if demo.bring_up().ok:
-        demo.insert()
-        demo.verify()
-        demo.errors()
-        if burst > 0:
-            demo.burst_step()
+        try:
+            demo.insert()
+            demo.verify()
+            demo.errors()
+            demo.monitoring()
+            if burst > 0:
+                demo.burst_step()
+        finally:
+            demo.notes.close()  # the demo's queue: unsubscribed and deleted, nothing fills it
     total = time.monotonic() - t0
     out(demo.summary(total))
     return 0 if all(s.ok for s in demo.steps) else 1
