@@ -281,7 +281,7 @@ variable "kms_key_deletion_window_days" {
 # ---------------------------------------------------------------------------------------------
 
 variable "alarm_period_seconds" {
-  description = "Period of every alarm's metric, in seconds (60 or a multiple of 60)."
+  description = "Period of every alarm's metric, in seconds: 10, 20, 30 or a multiple of 60 (CloudWatch's valid periods). Under 60 suits only metrics stored at high resolution; the local stack uses 10 for a fast loop."
   type        = number
   default     = 60
 }

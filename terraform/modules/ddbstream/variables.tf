@@ -488,13 +488,13 @@ variable "kms_key_policy_documents" {
 # ---------------------------------------------------------------------------------------------
 
 variable "alarm_period_seconds" {
-  description = "Period of every alarm's metric, in seconds (60 or a multiple of 60)."
+  description = "Period of every alarm's metric, in seconds: 10, 20, 30 or a multiple of 60 (CloudWatch's valid periods). Under 60 suits only metrics stored at high resolution; the local stack uses 10 for a fast loop."
   type        = number
   default     = 60
 
   validation {
-    condition     = var.alarm_period_seconds >= 60 && var.alarm_period_seconds % 60 == 0
-    error_message = "alarm_period_seconds must be 60 or a multiple of 60."
+    condition     = contains([10, 20, 30], var.alarm_period_seconds) || (var.alarm_period_seconds >= 60 && var.alarm_period_seconds % 60 == 0)
+    error_message = "alarm_period_seconds must be 10, 20, 30 or a multiple of 60."
   }
 }
 

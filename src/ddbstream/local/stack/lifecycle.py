@@ -45,8 +45,14 @@ from .state import (
 #:   the seed's error-handling test finishes sooner; the behaviour is the same.
 #: - s3_force_destroy: a local ``terraform destroy`` may delete the audit bucket with objects.
 #: - kms_key_deletion_window_days: the shortest window AWS allows; nothing is kept locally.
+#: - alarm_period_seconds: 10 s (a valid CloudWatch period) instead of 60, so the local alarm
+#:   loop is fast: a break fires its alarms within seconds and an alarm with one evaluation period
+#:   is back to OK about 30 s (its evaluation range, 3 periods) after its metric calms down,
+#:   instead of 3 minutes. The local CloudWatch keeps every datapoint at the second it was
+#:   written, so each 10 s window sees its data; the evaluation is the same for any period.
 LOCAL_VARIABLES: dict[str, Any] = {
     "maximum_retry_attempts": 2,
+    "alarm_period_seconds": 10,
     "s3_force_destroy": True,
     "kms_key_deletion_window_days": 7,
 }
