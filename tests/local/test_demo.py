@@ -18,7 +18,8 @@ STEPS = (
     "1. Insert test data",
     "2. Verify processing",
     "3. Test error handling",
-    "4. Activity burst",
+    "4. Monitoring and alerting",
+    "5. Activity burst",
 )
 
 
@@ -64,6 +65,10 @@ def _check_summary(stdout: str) -> None:
     assert re.search(r"audit log: 200/200 changes", summary)
     assert re.search(r"notifications: 200/200", summary)
     assert "DDBStreamBatchInfo" in stdout  # the DLQ record was shown
+    # the monitoring step: both alarms back to OK with their notifications, the DLQ replayed
+    assert len(re.findall(r"back to OK after \d+\.\ds, its notification after", summary)) == 2
+    assert re.search(r"DLQ replayed: [1-9]\d* failed batch", summary)
+    assert "DLQ empty (0 messages)" in summary
 
 
 @pytest.mark.slow
