@@ -21,7 +21,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import emf, messages
@@ -41,6 +41,19 @@ listeners: list[Callable[[str, str, str, str], None]] = []
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # moto keeps naive UTC datetimes
+
+
+#: CloudWatch keeps an alarm's history for 30 days.
+HISTORY_RETENTION = timedelta(days=30)
+
+
+def record(alarm: Any, item: dict[str, Any]) -> None:
+    """Append a history item; items older than CloudWatch's 30 days are dropped."""
+    items = history_of(alarm)
+    items.append(item)
+    cutoff = item["Timestamp"] - HISTORY_RETENTION
+    if items and items[0]["Timestamp"] < cutoff:
+        items[:] = [i for i in items if i["Timestamp"] >= cutoff]
 
 
 def history_of(alarm: Any) -> list[dict[str, Any]]:
@@ -109,9 +122,7 @@ def run_actions(alarm: Any, old_state: str, changed: datetime) -> None:
             error = "only SNS topic actions run in the local emulator"
         if error:
             log.warning("alarm %s: action %s failed: %s", alarm.name, arn, error)
-        history_of(alarm).append(
-            messages.action_item(alarm.name, _now(), str(arn), changed, error, body)
-        )
+        record(alarm, messages.action_item(alarm.name, _now(), str(arn), changed, error, body))
 
 
 def install() -> None:
@@ -141,12 +152,12 @@ def _patch_alarm_lifecycle() -> None:
             alarm.state_reason_data = existing.state_reason_data
             alarm.state_updated_timestamp = existing.state_updated_timestamp
             alarm.history_items = history_of(existing)
-            history_of(alarm).append(messages.configuration_item(name, now, created=False))
+            record(alarm, messages.configuration_item(name, now, created=False))
         else:
             alarm.state_value = INSUFFICIENT_DATA
             alarm.state_reason = INITIAL_REASON
             alarm.state_updated_timestamp = now
-            history_of(alarm).append(messages.configuration_item(name, now, created=True))
+            record(alarm, messages.configuration_item(name, now, created=True))
         return alarm
 
     cw.CloudWatchBackend.put_metric_alarm = put_metric_alarm  # type: ignore[method-assign]
@@ -160,10 +171,11 @@ def _patch_alarm_lifecycle() -> None:
         if old_value == state_value:
             return  # CloudWatch records and acts on changes of state only
         self.state_updated_timestamp = now
-        history_of(self).append(
+        record(
+            self,
             messages.state_update_item(
                 self.name, now, (old_value, old_reason), (state_value, reason, reason_data)
-            )
+            ),
         )
         run_actions(self, old_value, now)
         for listener in list(listeners):
