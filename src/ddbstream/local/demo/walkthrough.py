@@ -270,6 +270,9 @@ class Demo:
                 f"DLQ replayed: {replayed} failed batch(es) through the fixed function "
                 f"({time.time() - t_replay:.1f}s), nothing kept",
             )
+            self.out.cmd("aws dynamodb put-item ... (test-user-001 / recovered-...)")
+            self.out("  a change after the fix: its invocation succeeds (Errors 0)")
+            drill.put_recovery_item(self.ddb, self.table, self.run)
             back = drill.await_alarms(cw, path, since, names, "OK", t0, ALARM_TIMEOUT, self.out)
             for name in names:
                 took, note = back[f"{name} OK"], back[f"{name} OK notification"]

@@ -4,7 +4,8 @@
    and put an item: every invocation fails, the batch reaches the DLQ;
 2. wait for the Lambda-errors and DLQ alarms to go to ALARM and for their notifications to
    arrive in the stack's inbox (``notifications.jsonl``);
-3. put the configuration back, replay the DLQ (``ddbstream dlq replay``, given as ``replay``);
+3. put the configuration back, replay the DLQ (``ddbstream dlq replay``, given as ``replay``),
+   put one more item (its successful invocation reports ``Errors`` 0);
 4. wait for both alarms to return to OK and for their OK notifications.
 
 Each event is timed from the moment the function was broken. Nothing is left growing: the DLQ
@@ -185,5 +186,21 @@ def run(
             result.times["replayed"] = round(time.time() - t0, 1)
         except Exception as exc:
             result.problems.append(f"dlq replay failed: {exc}")
+    say("  a change after the fix: the function's invocations succeed again (Errors 0)")
+    put_recovery_item(ddb, d.table_name, marker)
     result.times.update(await_alarms(cw, inbox, seen, names, "OK", t0, timeout, say))
     return result
+
+
+def put_recovery_item(ddb: Any, table: str, marker: str) -> None:
+    """One change after the fix: its successful invocation puts ``Errors`` 0, the datapoint that
+    turns the errors alarm OK (without it the alarm waits for its evaluation range to empty)."""
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "UserId": {"S": "test-user-001"},
+            "ActivityId": {"S": f"recovered-{marker or int(time.time())}"},
+            "ActivityType": {"S": "LOGIN"},
+            "Timestamp": {"N": str(int(time.time()))},
+        },
+    )

@@ -45,6 +45,8 @@ from .evaluation import (
 log = logging.getLogger("ddbstream.local.monitoring")
 
 SQS_INTERVAL = 60.0
+#: How long before an interval boundary the queues are sampled (more than the loop's tick).
+SAMPLE_LEAD = 1.5
 #: Datapoints older than this are dropped from the evaluator's index (the longest evaluation
 #: range CloudWatch accepts for periods under an hour is one day).
 INDEX_HORIZON = 2 * 86400.0
@@ -198,10 +200,12 @@ class SqsMetrics:
         return shortest
 
     def maybe_sample(self, now: float) -> bool:
-        if now < self._next:
+        """Sample at the last tick before each interval boundary (``LEAD`` seconds ahead), so a
+        datapoint lands in the window an evaluation at that boundary reads."""
+        if now < self._next - SAMPLE_LEAD:
             return False
         step = self.due_interval()
-        self._next = (now // step + 1) * step
+        self._next = ((now + SAMPLE_LEAD) // step + 1) * step
         self.sample(now)
         return True
 
