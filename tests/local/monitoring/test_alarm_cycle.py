@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -20,16 +21,15 @@ from ddbstream.ops import dlq, target
 pytestmark = pytest.mark.slow
 
 
-def _ddbstream(*args: str) -> str:
-    import sys
-
+def _ddbstream(*args: str, env: dict[str, str] | None = None) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "ddbstream.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
+        env=env,
     )
+    assert out.returncode == 0, out.stderr
     return out.stdout
 
 
@@ -88,3 +88,13 @@ def test_break_alarm_notify_fix_replay_ok(local_stack: Any) -> None:
     assert status["metrics"]["errors_1h"] >= 1
     screen = _ddbstream("status", "--state-dir", str(local_stack.state_dir))
     assert "Alarms  (7, 0 in ALARM)" in screen
+
+    # the same screen as for a deployment: Terraform's outputs from its working directory, the
+    # usual AWS settings (here AWS_ENDPOINT_URL and the dummy keys of `ddbstream env`)
+    env = local_stack.env()
+    env.pop("DDBSTREAM_STATE_DIR")
+    tf_dir = str(local_stack.state_dir / "terraform")
+    deployed = json.loads(_ddbstream("status", "--terraform-dir", tf_dir, "--json", env=env))
+    assert deployed["target"] != status["target"]
+    assert {a["name"]: a["state"] for a in deployed["alarms"]} == states
+    assert deployed["dlq"]["visible"] == 0 and deployed["mappings"][0]["state"] == "Enabled"
