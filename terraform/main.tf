@@ -44,6 +44,8 @@ module "ddbstream" {
   s3_expiration_days                    = var.s3_expiration_days
   s3_noncurrent_version_expiration_days = var.s3_noncurrent_version_expiration_days
   dlq_message_retention_seconds         = var.dlq_message_retention_seconds
+  on_failure_destination                = var.on_failure_destination
+  failed_batches_retention_days         = var.failed_batches_retention_days
   kms_key_deletion_window_days          = var.kms_key_deletion_window_days
   alarm_period_seconds                  = var.alarm_period_seconds
   alarm_evaluation_periods              = var.alarm_evaluation_periods

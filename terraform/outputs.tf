@@ -71,6 +71,11 @@ output "dlq_arn" {
   value       = module.ddbstream.dlq_arn
 }
 
+output "failed_batches_bucket_name" {
+  description = "Bucket receiving failed batches with their records (null unless on_failure_destination is \"s3\"); `ddbstream dlq list` / `replay` read it."
+  value       = module.ddbstream.failed_batches_bucket_name
+}
+
 output "kms_key_arn" {
   description = "ARN of the stack's KMS key (table, bucket, topic, logs, function environment)."
   value       = module.ddbstream.kms_key_arn
@@ -82,7 +87,7 @@ output "dashboard_name" {
 }
 
 output "alarm_names" {
-  description = "Names of the CloudWatch alarms, by purpose."
+  description = "Names of the CloudWatch alarms, by purpose (failed_batches_objects only with on_failure_destination = \"s3\")."
   value       = module.ddbstream.alarm_names
 }
 

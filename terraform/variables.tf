@@ -270,6 +270,18 @@ variable "dlq_message_retention_seconds" {
   default     = 1209600
 }
 
+variable "on_failure_destination" {
+  description = "Where the event source mapping sends a batch that exhausted its retries: \"sqs\" (the DLQ, metadata only; recovery reads the stream within its 24 h retention) or \"s3\" (a bucket of its own; the objects hold the records too)."
+  type        = string
+  default     = "sqs"
+}
+
+variable "failed_batches_retention_days" {
+  description = "Days the S3 on-failure objects are kept (on_failure_destination = \"s3\"), 1-3650."
+  type        = number
+  default     = 14
+}
+
 variable "kms_key_deletion_window_days" {
   description = "Waiting period before the stack's KMS key is deleted after terraform destroy (7-30 days)."
   type        = number

@@ -271,7 +271,71 @@ def test_event_source_mapping_semantics(default_plan: dict[str, Any]) -> None:
     assert values["filter_criteria"] == []
     cfg = config_resources(default_plan)["aws_lambda_event_source_mapping.stream"]
     on_failure = cfg["expressions"]["destination_config"][0]["on_failure"][0]
-    assert "aws_sqs_queue.dlq.arn" in on_failure["destination_arn"]["references"]
+    assert on_failure["destination_arn"]["references"] == ["local.on_failure_destination_arn"]
+    locals_text = (MODULE_DIR / "failed_batches.tf").read_text()
+    assert re.search(
+        r"on_failure_destination_arn\s*=\s*local\.failed_batches_to_s3 \? "
+        r"aws_s3_bucket\.failed_batches\[0\]\.arn : aws_sqs_queue\.dlq\.arn",
+        locals_text,
+    )
+    # the default stays the seed's: the SQS DLQ, and no failed-batches bucket
+    assert default_plan["variables"]["on_failure_destination"]["value"] == "sqs"
+    assert not [a for a in resources(default_plan) if "failed_batches" in a]
+
+
+@pytest.fixture(scope="module")
+def s3_destination_plan(plan_workdir: Path) -> dict[str, Any]:
+    from .conftest import EXAMPLE_TFVARS
+
+    tf.plan(
+        plan_workdir,
+        out="s3-destination.tfplan",
+        extra_args=[
+            f"-var-file={EXAMPLE_TFVARS}",
+            "-var=on_failure_destination=s3",
+            "-var=failed_batches_retention_days=7",
+        ],
+    )
+    return tf.show_json(plan_workdir, "s3-destination.tfplan")
+
+
+def test_s3_on_failure_destination_is_private_encrypted_expiring_and_alarmed(
+    s3_destination_plan: dict[str, Any],
+) -> None:
+    planned = resources(s3_destination_plan)
+    env = _env(s3_destination_plan)
+    bucket = planned["aws_s3_bucket.failed_batches[0]"]["values"]["bucket"]
+    assert bucket == f"stream-processing-{env}-failed-123456789012-us-east-1"
+    sse = planned["aws_s3_bucket_server_side_encryption_configuration.failed_batches[0]"]
+    (rule,) = sse["values"]["rule"]
+    assert rule["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "aws:kms"
+    assert rule["bucket_key_enabled"] is True
+    pab = planned["aws_s3_bucket_public_access_block.failed_batches[0]"]["values"]
+    assert all(pab[k] for k in ("block_public_acls", "block_public_policy", "ignore_public_acls"))
+    assert pab["restrict_public_buckets"] is True
+    lifecycle = planned["aws_s3_bucket_lifecycle_configuration.failed_batches[0]"]["values"]
+    expire = next(r for r in lifecycle["rule"] if r["id"] == "expire-failed-batches")
+    assert expire["filter"][0]["prefix"] == "aws/lambda/"  # where Lambda writes (AWS's layout)
+    assert expire["expiration"][0]["days"] == 7
+    metric = planned["aws_s3_bucket_metric.failed_batches[0]"]["values"]
+    assert metric["filter"][0]["prefix"] == "aws/lambda/"
+    alarm = planned["aws_cloudwatch_metric_alarm.failed_batches_objects[0]"]["values"]
+    assert (alarm["namespace"], alarm["metric_name"], alarm["statistic"]) == (
+        "AWS/S3",
+        "PutRequests",
+        "Sum",
+    )
+    assert alarm["dimensions"] == {"BucketName": bucket, "FilterId": metric["name"]}
+    assert alarm["threshold"] == 1
+    assert "`ddbstream dlq replay`" in alarm["alarm_description"]
+    # the role may write the bucket's aws/lambda/ objects and list it (AWS's documented pair),
+    # and no longer send to the DLQ
+    iam = (MODULE_DIR / "iam.tf").read_text()
+    assert re.search(
+        r"for_each = local\.failed_batches_to_s3 \? \[\] : \[aws_sqs_queue\.dlq\.arn\]", iam
+    )
+    assert 'resources = ["${statement.value}/${local.failed_batches_prefix}*"]' in iam
+    assert '"s3:ListBucket"' in iam
 
 
 def test_table_stream_recovery_and_encryption(default_plan: dict[str, Any]) -> None:

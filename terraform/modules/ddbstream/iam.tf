@@ -61,11 +61,34 @@ data "aws_iam_policy_document" "processor" {
     resources = [aws_sns_topic.notifications.arn]
   }
 
-  # The on-failure destination is written with the function's role.
-  statement {
-    sid       = "SendFailedBatchMetadataToThisDLQ"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
+  # The on-failure destination is written with the function's role: the DLQ, or (with
+  # on_failure_destination = "s3") the failed-batches bucket, which takes s3:PutObject under
+  # aws/lambda/ and s3:ListBucket (Lambda's documented permissions for an S3 destination).
+  dynamic "statement" {
+    for_each = local.failed_batches_to_s3 ? [] : [aws_sqs_queue.dlq.arn]
+    content {
+      sid       = "SendFailedBatchMetadataToThisDLQ"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.failed_batches_to_s3 ? [aws_s3_bucket.failed_batches[0].arn] : []
+    content {
+      sid       = "WriteFailedBatchesToThisBucket"
+      actions   = ["s3:PutObject"]
+      resources = ["${statement.value}/${local.failed_batches_prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.failed_batches_to_s3 ? [aws_s3_bucket.failed_batches[0].arn] : []
+    content {
+      sid       = "ListTheFailedBatchesBucket"
+      actions   = ["s3:ListBucket"]
+      resources = [statement.value]
+    }
   }
 
   # The log group is created by Terraform (with its retention), so no logs:CreateLogGroup.

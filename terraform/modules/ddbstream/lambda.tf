@@ -79,7 +79,7 @@ resource "aws_lambda_event_source_mapping" "stream" {
 
   destination_config {
     on_failure {
-      destination_arn = aws_sqs_queue.dlq.arn
+      destination_arn = local.on_failure_destination_arn
     }
   }
 

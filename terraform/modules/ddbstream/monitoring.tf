@@ -64,7 +64,7 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
 
 resource "aws_cloudwatch_metric_alarm" "dlq_messages" {
   alarm_name          = "${local.alarm_name_prefix}dlq-messages"
-  alarm_description   = "Failed batches reached the DLQ: replay them with `ddbstream dlq replay` within the stream's 24 h retention."
+  alarm_description   = "Failed batches reached the DLQ: `ddbstream dlq list` shows them, `ddbstream dlq replay` replays them (on AWS add `--terraform-dir DIR`) within the stream's 24 h retention."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.dlq.name }

@@ -450,6 +450,28 @@ variable "dlq_message_retention_seconds" {
   }
 }
 
+variable "on_failure_destination" {
+  description = "Where the event source mapping sends a batch that exhausted its retries: \"sqs\" (the DLQ, metadata only; recovery reads the stream within its 24 h retention) or \"s3\" (a bucket of its own; the objects hold the records too)."
+  type        = string
+  default     = "sqs"
+
+  validation {
+    condition     = contains(["sqs", "s3"], var.on_failure_destination)
+    error_message = "on_failure_destination must be \"sqs\" or \"s3\"."
+  }
+}
+
+variable "failed_batches_retention_days" {
+  description = "Days the S3 on-failure objects are kept (on_failure_destination = \"s3\"), 1-3650."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.failed_batches_retention_days >= 1 && var.failed_batches_retention_days <= 3650
+    error_message = "failed_batches_retention_days must be from 1 to 3650."
+  }
+}
+
 variable "kms_key_deletion_window_days" {
   description = "Waiting period before the stack's KMS key is deleted after terraform destroy (7-30 days)."
   type        = number
