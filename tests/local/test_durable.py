@@ -244,12 +244,39 @@ def test_which_requests_are_journaled(environ: dict[str, str], body: bytes, muta
     assert journal.is_mutation(environ, body) is mutation
 
 
-def test_the_emulator_serves_loopback_only_unless_told(tmp_path: Path) -> None:
+def test_the_emulator_serves_loopback_only_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     from ddbstream.errors import UserError
     from ddbstream.local import emulator
 
+    monkeypatch.delenv(emulator.ALLOW_NON_LOOPBACK_ENV, raising=False)
     with pytest.raises(UserError, match=r"refusing to serve the emulator on 0\.0\.0\.0"):
         emulator.start(host="0.0.0.0")
+    monkeypatch.setenv(emulator.ALLOW_NON_LOOPBACK_ENV, "1")  # told explicitly: it serves
+    emu = emulator.start(host="0.0.0.0")
+    try:
+        from ddbstream.local.stack import endpoint_healthy
+
+        assert endpoint_healthy(f"http://127.0.0.1:{emu.port}")
+    finally:
+        emu.stop()
     assert emulator.is_loopback("127.0.0.1") and emulator.is_loopback("::1")
     assert emulator.is_loopback("localhost") and emulator.is_loopback("127.0.0.2")
     assert not emulator.is_loopback("10.0.0.1") and not emulator.is_loopback("example.com")
+
+
+def test_terraform_and_verbs_refuse_a_non_loopback_endpoint_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ddbstream.errors import UserError
+    from ddbstream.local import emulator
+    from ddbstream.local import terraform as tf
+
+    monkeypatch.delenv(emulator.ALLOW_NON_LOOPBACK_ENV, raising=False)
+    with pytest.raises(UserError, match=r"refusing to run Terraform .* http://10\.1\.2\.3:4566"):
+        tf.render_override("http://10.1.2.3:4566", "us-east-1", "k", "s")
+    with pytest.raises(UserError, match="refusing to use the local stack against"):
+        emulator.require_loopback("http://example.com:4566", "use the local stack")
+    assert "http://127.0.0.1:4566" in tf.render_override("http://127.0.0.1:4566", "r", "k", "s")
+    monkeypatch.setenv(emulator.ALLOW_NON_LOOPBACK_ENV, "1")  # told explicitly
+    assert "http://10.1.2.3:4566" in tf.render_override("http://10.1.2.3:4566", "r", "k", "s")
+    emulator.require_loopback("http://example.com:4566", "use the local stack")

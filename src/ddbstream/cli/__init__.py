@@ -18,12 +18,50 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 #: The verb groups, in the order ``--help`` lists them (modules of this package).
 GROUPS: tuple[str, ...] = ("stack", "dlq", "monitoring")
 
 Run = Callable[[argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser with a one-line error: ``ddbstream up: argument --port: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def port(text: str) -> int:
+    """An argparse type: a TCP port, 0-65535 (0: any free one)."""
+    value = _int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535; 0 picks a free one)")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer, 0 or more."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative (0 or more)")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer, 1 or more."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not 1 or more")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def add_state_dir(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +75,7 @@ def add_state_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ddbstream",
         description=(
             "Real-time processing of DynamoDB change streams. The Lambda entry point is "
@@ -45,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
             "whole stack locally (no AWS account, no Docker) and operates a deployment."
         ),
     )
-    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True, parser_class=Parser)
     for group in GROUPS:
         importlib.import_module(f"{__name__}.{group}").register(sub)
     return parser
@@ -95,12 +133,16 @@ def _one_line(text: str) -> str:
 
 def report(exc: BaseException) -> int | None:
     """Print ``exc`` as ``ddbstream: <one line>`` and return the exit code, when it is a known
-    failure (a UserError or a botocore connection/credential error); None otherwise."""
+    failure (a UserError, a botocore connection/credential error, an OSError naming its file);
+    None otherwise."""
     from ddbstream.errors import UserError
 
     if isinstance(exc, UserError):
         message: str | None = str(exc)
         code = exc.exit_code
+    elif isinstance(exc, OSError) and exc.filename is not None:
+        # A file or directory the verb needed (a state directory that is a file, read-only...).
+        message, code = f"{exc.filename}: {exc.strerror or exc}", 1
     else:
         message, code = _botocore_message(exc), 1
     if message is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ddbstream.cli import add_state_dir
+from ddbstream.cli import add_state_dir, non_negative_int, port
 
 
 def register(sub: Any) -> None:
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=None,
         help="emulator port (default: the last run's, else 4566, else a free one; 0: any free)",
     )
@@ -77,7 +77,12 @@ def register(sub: Any) -> None:
         "of activity, then summarise what each step verified and where the time went.",
     )
     add_state_dir(p)
-    p.add_argument("--burst", type=int, default=200, help="changes in the activity burst")
+    p.add_argument(
+        "--burst",
+        type=non_negative_int,
+        default=200,
+        help="changes in the activity burst (0 skips it; default: %(default)s)",
+    )
     p.set_defaults(run="ddbstream.local.demo:cmd_demo")
 
     p = sub.add_parser(

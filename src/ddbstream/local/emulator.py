@@ -53,6 +53,7 @@ from ddbstream.local.journal import DurableApp
 __all__ = [
     "ACCESS_KEY",
     "ACCOUNT_ID",
+    "ALLOW_NON_LOOPBACK_ENV",
     "LOOPBACK_HOSTS",
     "REGION",
     "SECRET_KEY",
@@ -61,7 +62,9 @@ __all__ = [
     "free_port",
     "is_loopback",
     "moto_app",
+    "non_loopback_allowed",
     "patch_moto",
+    "require_loopback",
     "running",
     "start",
 ]
@@ -392,6 +395,29 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+#: Set to 1 to let the local stack's tools talk to (or serve on) a non-loopback address.
+ALLOW_NON_LOOPBACK_ENV = "DDBSTREAM_ALLOW_NON_LOOPBACK"
+
+
+def non_loopback_allowed() -> bool:
+    return os.environ.get(ALLOW_NON_LOOPBACK_ENV, "") in ("1", "true", "yes")
+
+
+def require_loopback(endpoint: str, what: str) -> None:
+    """Refuse ``what`` (running Terraform, a verb) against ``endpoint`` unless it is on a
+    loopback address, or DDBSTREAM_ALLOW_NON_LOOPBACK=1 says otherwise: the local stack's dummy
+    credentials and its Terraform override are meant for the emulator on this machine only."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(endpoint).hostname
+    if is_loopback(host) or non_loopback_allowed():
+        return
+    raise NotLoopbackError(
+        f"refusing to {what} against {endpoint}: not a loopback address (the local stack only "
+        f"runs on this machine; set {ALLOW_NON_LOOPBACK_ENV}=1 to allow it)"
+    )
+
+
 @dataclass
 class Emulator:
     """A running moto server. ``endpoint`` is what AWS_ENDPOINT_URL should be set to.
@@ -433,10 +459,10 @@ def start(
 
     Only on a loopback address unless ``allow_non_loopback``: the emulator has no
     authentication and holds everything in the clear."""
-    if not allow_non_loopback and not is_loopback(host):
+    if not (allow_non_loopback or non_loopback_allowed()) and not is_loopback(host):
         raise NotLoopbackError(
-            f"refusing to serve the emulator on {host}: it is not a loopback address, and the "
-            "emulator has no authentication (allow it explicitly to do so)"
+            f"refusing to serve the emulator on {host}: not a loopback address, and the "
+            f"emulator has no authentication (set {ALLOW_NON_LOOPBACK_ENV}=1 to allow it)"
         )
     os.environ.setdefault("MOTO_DOCKER_NETWORK_MODE", "none")
     patch_moto()

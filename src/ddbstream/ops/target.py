@@ -25,7 +25,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ddbstream.errors import UserError
 
@@ -170,9 +169,12 @@ def from_local_stack(state_dir: str | os.PathLike[str] | None = None) -> Deploym
         raise UserError(f"--state-dir {sd}: not a directory")
     state = local_stack.require_running(sd)
     endpoint = str(state["endpoint"])
+    from ddbstream.local.emulator import require_loopback
+
+    require_loopback(endpoint, "use the local stack")
     values = local_stack.output_values(sd)
     return Deployment(
-        outputs=refresh_endpoint_urls(values, endpoint),
+        outputs=local_stack.refresh_endpoint_urls(values, endpoint),
         source=f"the local stack in {sd}",
         is_local=True,
         endpoint=endpoint,
@@ -226,23 +228,6 @@ def from_terraform_dir(directory: str | os.PathLike[str]) -> Deployment:
         region=region,
         terraform_dir=d.resolve(),
     )
-
-
-def refresh_endpoint_urls(values: dict[str, Any], endpoint: str) -> dict[str, Any]:
-    """Outputs whose URLs point at an earlier run's emulator port, pointed at ``endpoint``.
-
-    The local stack's outputs are saved at apply time; an ``up`` that had to move to another
-    port serves the same resources at a new address (queue URLs carry the host and port)."""
-    now = urlsplit(endpoint)
-    loopback = {"127.0.0.1", "localhost", now.hostname}
-    fixed: dict[str, Any] = {}
-    for name, value in values.items():
-        if isinstance(value, str) and value.startswith(("http://", "https://")):
-            url = urlsplit(value)
-            if url.hostname in loopback and url.netloc != now.netloc:
-                value = urlunsplit((now.scheme, now.netloc, url.path, url.query, url.fragment))
-        fixed[name] = value
-    return fixed
 
 
 def _terraform_error(stderr: str) -> str:

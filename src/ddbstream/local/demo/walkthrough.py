@@ -77,7 +77,7 @@ class Demo:
                 "  terraform variables set by the local stack: "
                 + ", ".join(f"{k}={json.dumps(v)}" for k, v in variables.items())
             )
-            self.outputs = stack.output_values(self.state_dir)
+            self.outputs = stack.current_values(self.state_dir)
             made = clients.Clients(self.endpoint, region=state.get("region", clients.REGION))
             self.clients = made
             self.ddb, self.streams, self.s3, self.logs, self.lam, self.sqs, self.sns = (

@@ -21,7 +21,15 @@ The names other modules use are importable from here.
 
 from .lifecycle import LOCAL_VARIABLES, LocalStack
 from .ports import choose_port
-from .process import endpoint_healthy, find_running, lock_held, pid_alive, require_running
+from .process import (
+    current_outputs,
+    current_values,
+    endpoint_healthy,
+    find_running,
+    lock_held,
+    pid_alive,
+    require_running,
+)
 from .progress import TerraformProgress
 from .serve import start_detached, stop_stack
 from .state import (
@@ -38,6 +46,7 @@ from .state import (
     project_root,
     read_outputs,
     read_state,
+    refresh_endpoint_urls,
     state_dir_flag,
     state_dir_of,
 )
@@ -56,6 +65,8 @@ __all__ = [
     "StackError",
     "TerraformProgress",
     "choose_port",
+    "current_outputs",
+    "current_values",
     "endpoint_healthy",
     "find_running",
     "lock_held",
@@ -64,6 +75,7 @@ __all__ = [
     "project_root",
     "read_outputs",
     "read_state",
+    "refresh_endpoint_urls",
     "require_running",
     "start_detached",
     "state_dir_flag",

@@ -17,9 +17,16 @@ from typing import Any
 from ddbstream.local import clients, emulator
 
 from .lifecycle import LocalStack
-from .process import find_running, require_running, up_lock
+from .process import current_outputs, find_running, require_running, up_lock
 from .serve import serve, start_detached, stop_stack, wait_for_ready
-from .state import LOG_FILE, StackError, read_outputs, read_state, state_dir_flag, state_dir_of
+from .state import (
+    LOG_FILE,
+    StackError,
+    read_state,
+    state_dir_flag,
+    state_dir_of,
+    writable_state_dir,
+)
 
 
 def usage_text(state: dict[str, Any], state_dir: Path) -> str:
@@ -57,6 +64,8 @@ def _say_flush(text: str) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir = state_dir_of(args.state_dir)
     running = find_running(state_dir)
+    if running is None:
+        writable_state_dir(state_dir)
     if running is not None:
         print(
             f"A local stack is already running (pid {running['pid']}) at "
@@ -132,6 +141,7 @@ def env_lines(state: dict[str, Any]) -> list[str]:
 
 def cmd_env(args: argparse.Namespace) -> int:
     state = require_running(state_dir_of(args.state_dir))
+    emulator.require_loopback(str(state["endpoint"]), "point the AWS CLI")
     print("\n".join(env_lines(state)))
     return 0
 
@@ -192,7 +202,8 @@ def render_output(
 
 
 def cmd_output(args: argparse.Namespace) -> int:
-    outputs = read_outputs(state_dir_of(args.state_dir))
+    state_dir = state_dir_of(args.state_dir)
+    outputs = current_outputs(state_dir)
     text = render_output(outputs, args.name, args.raw, args.json)
     # -raw prints the bare value without a newline, as terraform does (for $(...) use).
     sys.stdout.write(text if args.raw else text + "\n")

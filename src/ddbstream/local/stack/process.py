@@ -14,10 +14,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .state import LOCK_FILE, StackError, read_state, state_dir_flag
+from .state import (
+    LOCK_FILE,
+    StackError,
+    read_outputs,
+    read_state,
+    refresh_endpoint_urls,
+    state_dir_flag,
+)
 
 
 def pid_alive(pid: int) -> bool:
+    if pid <= 0:  # 0 and negative numbers name process groups, never a stack
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -62,7 +71,12 @@ def find_running(state_dir: Path) -> dict[str, Any] | None:
     state = read_state(state_dir)
     if not state or state.get("status") != "ready":
         return None
-    if not pid_alive(int(state.get("pid", 0))) or not endpoint_healthy(state["endpoint"]):
+    endpoint = state.get("endpoint")
+    if (
+        not pid_alive(state["pid"])
+        or not isinstance(endpoint, str)
+        or not endpoint_healthy(endpoint)
+    ):
         return None
     return state
 
@@ -127,3 +141,22 @@ def end_children(grace: float = 5.0) -> None:
     for pid in kids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def current_outputs(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """The outputs of the last apply (``terraform output -json`` form), with loopback URLs
+    pointed at the running emulator: an ``up`` that had to take another port serves the same
+    resources at a new address."""
+    outputs = read_outputs(state_dir)
+    running = find_running(state_dir)
+    if running is None:
+        return outputs
+    values = refresh_endpoint_urls(
+        {k: v.get("value") for k, v in outputs.items()}, str(running["endpoint"])
+    )
+    return {k: {**v, "value": values[k]} for k, v in outputs.items()}
+
+
+def current_values(state_dir: Path) -> dict[str, Any]:
+    """:func:`current_outputs` as ``{name: value}``."""
+    return {k: v.get("value") for k, v in current_outputs(state_dir).items()}

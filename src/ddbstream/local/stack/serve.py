@@ -164,8 +164,10 @@ def serve(
 def stop_stack(state_dir: Path, timeout: float = 150.0, say: Say = print) -> bool:
     """Signal the stack serving from ``state_dir`` and wait for it to exit. False: none ran."""
     state = read_state(state_dir)
-    if not state or not pid_alive(int(state.get("pid", 0))):
-        with contextlib.suppress(FileNotFoundError):
+    # The serving process holds the state directory's lock: a pid that is alive without it is
+    # another process that reused the number, never to be signalled.
+    if not state or not pid_alive(state["pid"]) or not lock_held(state_dir):
+        with contextlib.suppress(OSError):  # a stale file (in a read-only directory, maybe)
             (state_dir / STATE_FILE).unlink()
         return False
     pid = int(state["pid"])

@@ -25,6 +25,7 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ddbstream.errors import UserError
 from ddbstream.local import terraform as tf
@@ -69,12 +70,29 @@ def project_root() -> Path:
 
 
 def state_dir_of(arg: str | os.PathLike[str] | None) -> Path:
+    """The state directory: ``arg`` (--state-dir), else $DDBSTREAM_STATE_DIR, else the
+    project's ``.ddbstream/``. A path that exists and is not a directory is refused."""
     if arg:
-        return Path(arg).expanduser().resolve()
-    env = os.environ.get("DDBSTREAM_STATE_DIR")
-    if env:
-        return Path(env).expanduser().resolve()
-    return project_root() / ".ddbstream"
+        found, source = Path(arg).expanduser().resolve(), "--state-dir"
+    elif os.environ.get("DDBSTREAM_STATE_DIR"):
+        found = Path(os.environ["DDBSTREAM_STATE_DIR"]).expanduser().resolve()
+        source = "DDBSTREAM_STATE_DIR"
+    else:
+        found, source = project_root() / ".ddbstream", "the state directory"
+    if found.exists() and not found.is_dir():
+        raise StackError(f"{source} {found}: not a directory")
+    return found
+
+
+def writable_state_dir(state_dir: Path) -> Path:
+    """``state_dir``, created if missing; a StackError when it cannot be created or written."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StackError(f"state directory {state_dir}: cannot create it ({exc.strerror})") from exc
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        raise StackError(f"state directory {state_dir}: not writable")
+    return state_dir
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -84,11 +102,18 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_state(state_dir: Path) -> dict[str, Any] | None:
+    """The state file, or None when missing or unreadable (a damaged file names no stack)."""
     try:
         data = json.loads((state_dir / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    try:
+        data["pid"] = int(data.get("pid", 0))
+    except (TypeError, ValueError):
+        return None
+    return data
 
 
 def state_dir_flag(state_dir: Path) -> str:
@@ -122,3 +147,20 @@ def previous_port(state_dir: Path) -> int | None:
         return int(json.loads((state_dir / PORT_FILE).read_text()))
     except (OSError, ValueError):
         return None
+
+
+def refresh_endpoint_urls(values: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    """Outputs whose URLs point at an earlier run's emulator port, pointed at ``endpoint``.
+
+    The local stack's outputs are saved at apply time; an ``up`` that had to move to another
+    port serves the same resources at a new address (queue URLs carry the host and port)."""
+    now = urlsplit(endpoint)
+    loopback = {"127.0.0.1", "localhost", now.hostname}
+    fixed: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            url = urlsplit(value)
+            if url.hostname in loopback and url.netloc != now.netloc:
+                value = urlunsplit((now.scheme, now.netloc, url.path, url.query, url.fragment))
+        fixed[name] = value
+    return fixed
