@@ -1,228 +1,18 @@
 """dlq list / replay against the in-process emulator: a table with its stream, the function's
 configuration, the DLQ, the audit bucket and the topic, built with boto3 (no Terraform; the
-local stack's end-to-end cycle is tests/cli/test_dlq_cli.py)."""
+local stack's end-to-end cycle is tests/local/test_dlq_cycle.py)."""
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import os
-import time
-import uuid
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from ops_helpers import MiniStack, state_dir_for
 
 from ddbstream import cli
 from ddbstream.errors import UserError
-from ddbstream.local import clients
 from ddbstream.ops import dlq
-from ddbstream.ops.target import Deployment
-
-ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
-
-
-def _zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("h.py", "def handler(e, c):\n    return {}\n")
-    return buf.getvalue()
-
-
-@dataclass
-class MiniStack:
-    d: Deployment
-    table: str
-    stream_arn: str
-    shard_id: str
-    bucket: str
-    topic: str
-    dlq_url: str
-    function: str
-    function_arn: str
-    notify_url: str
-
-    def c(self, service: str) -> Any:
-        return self.d.client(service)
-
-    def put(self, n: int, tag: str) -> list[str]:
-        """Write n items; return their stream sequence numbers."""
-        before = self.stream_seqs()
-        for i in range(n):
-            self.c("dynamodb").put_item(
-                TableName=self.table,
-                Item={
-                    "UserId": {"S": f"{tag}-u{i}"},
-                    "ActivityId": {"S": f"a{i}"},
-                    "ActivityType": {"S": "LOGIN"},
-                },
-            )
-        return self.stream_seqs()[len(before) :]
-
-    def stream_seqs(self) -> list[str]:
-        s = self.c("dynamodbstreams")
-        it = s.get_shard_iterator(
-            StreamArn=self.stream_arn, ShardId=self.shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        return [r["dynamodb"]["SequenceNumber"] for r in s.get_records(ShardIterator=it)["Records"]]
-
-    def failure_record(self, seqs: list[str], **over: Any) -> dict[str, Any]:
-        now = time.time()
-        info = {
-            "shardId": self.shard_id,
-            "startSequenceNumber": seqs[0],
-            "endSequenceNumber": seqs[-1],
-            "approximateArrivalOfFirstRecord": time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)
-            ),
-            "approximateArrivalOfLastRecord": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-            "batchSize": len(seqs),
-            "streamArn": self.stream_arn,
-        } | over
-        return {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": self.function_arn,
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": 3,
-            },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "version": "1.0",
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
-            "DDBStreamBatchInfo": info,
-        }
-
-    def send(self, body: Any) -> str:
-        text = body if isinstance(body, str) else json.dumps(body)
-        return self.c("sqs").send_message(QueueUrl=self.dlq_url, MessageBody=text)["MessageId"]
-
-    def set_topic(self, topic: str) -> None:
-        self.c("lambda").update_function_configuration(
-            FunctionName=self.function,
-            Environment={"Variables": {"SNS_TOPIC_ARN": topic, "S3_BUCKET_NAME": self.bucket}},
-        )
-
-    def audit_event_ids(self) -> list[str]:
-        s3 = self.c("s3")
-        ids: list[str] = []
-        for o in s3.list_objects_v2(Bucket=self.bucket, Prefix="audit-logs/").get("Contents", []):
-            body = gzip.decompress(s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read())
-            ids += [json.loads(line)["event_id"] for line in body.splitlines()]
-        return ids
-
-    def notifications(self) -> list[dict[str, Any]]:
-        out = []
-        while True:
-            msgs = (
-                self.c("sqs")
-                .receive_message(
-                    QueueUrl=self.notify_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-                )
-                .get("Messages", [])
-            )
-            if not msgs:
-                return out
-            for m in msgs:
-                out.append(json.loads(m["Body"]))
-                self.c("sqs").delete_message(
-                    QueueUrl=self.notify_url, ReceiptHandle=m["ReceiptHandle"]
-                )
-
-    def dlq_bodies(self) -> list[str]:
-        return [it.body for it in dlq.SqsQueue(self.c("sqs"), self.dlq_url).peek()]
-
-
-@pytest.fixture
-def mini(moto_endpoint: str) -> MiniStack:
-    sfx = uuid.uuid4().hex[:8]
-    d = Deployment(
-        outputs={}, source="test", is_local=True, endpoint=moto_endpoint, region=clients.REGION
-    )
-    ddb = d.client("dynamodb")
-    table = f"t-{sfx}"
-    desc = ddb.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": "UserId", "KeyType": "HASH"},
-            {"AttributeName": "ActivityId", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "UserId", "AttributeType": "S"},
-            {"AttributeName": "ActivityId", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]
-    stream_arn = desc["LatestStreamArn"]
-    shard = d.client("dynamodbstreams").describe_stream(StreamArn=stream_arn)["StreamDescription"][
-        "Shards"
-    ][0]
-    bucket = f"audit-{sfx}"
-    d.client("s3").create_bucket(Bucket=bucket)
-    topic = d.client("sns").create_topic(Name=f"n-{sfx}")["TopicArn"]
-    sqs = d.client("sqs")
-    dlq_url = sqs.create_queue(QueueName=f"dlq-{sfx}")["QueueUrl"]
-    notify_url = sqs.create_queue(QueueName=f"sub-{sfx}")["QueueUrl"]
-    notify_arn = sqs.get_queue_attributes(QueueUrl=notify_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    d.client("sns").subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=notify_arn,
-        Attributes={"RawMessageDelivery": "false"},
-    )
-    role = d.client("iam").create_role(RoleName=f"r-{sfx}", AssumeRolePolicyDocument=ROLE_POLICY)[
-        "Role"
-    ]["Arn"]
-    fn = f"fn-{sfx}"
-    fn_arn = d.client("lambda").create_function(
-        FunctionName=fn,
-        Runtime="python3.12",
-        Role=role,
-        Handler="h.handler",
-        Code={"ZipFile": _zip()},
-        Environment={"Variables": {"SNS_TOPIC_ARN": "invalid-arn", "S3_BUCKET_NAME": bucket}},
-    )["FunctionArn"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    d.client("lambda").create_event_source_mapping(
-        EventSourceArn=stream_arn,
-        FunctionName=fn,
-        StartingPosition="TRIM_HORIZON",
-        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
-    )
-    d.outputs.update(
-        {
-            "dlq_url": dlq_url,
-            "lambda_function_name": fn,
-            "s3_bucket_name": bucket,
-            "sns_topic_arn": topic,
-        }
-    )
-    return MiniStack(
-        d, table, stream_arn, shard["ShardId"], bucket, topic, dlq_url, fn, fn_arn, notify_url
-    )
 
 
 def test_replay_refuses_while_the_function_configuration_is_invalid(mini: MiniStack) -> None:
@@ -363,27 +153,10 @@ def test_a_replay_interrupted_after_the_audit_write_is_run_again_without_duplica
 # ---------------------------------------------------------------------------------------------
 
 
-def _stack_dir(tmp_path: Path, mini: MiniStack) -> str:
-    from ddbstream.local import stack
-
-    state = {
-        "pid": os.getpid(),
-        "status": "ready",
-        "endpoint": mini.d.endpoint,
-        "region": "us-east-1",
-    }
-    (tmp_path / stack.STATE_FILE).write_text(json.dumps(state))
-    outputs = {
-        k: {"value": v, "type": "string", "sensitive": False} for k, v in mini.d.outputs.items()
-    }
-    (tmp_path / stack.OUTPUTS_FILE).write_text(json.dumps(outputs))
-    return str(tmp_path)
-
-
 def test_cli_list_and_replay(
     mini: MiniStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sd = _stack_dir(tmp_path, mini)
+    sd = state_dir_for(tmp_path, mini)
     assert cli.main(["dlq", "list", "--state-dir", sd]) == 0
     assert capsys.readouterr().out.startswith("nothing in sqs ")
     assert cli.main(["dlq", "replay", "--state-dir", sd]) == 0

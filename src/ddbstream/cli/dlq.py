@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -53,11 +54,13 @@ def register(sub: Any) -> None:
     p = gs.add_parser(
         "replay",
         help="run the failed batches' records through the function's pipeline again",
-        description="For each on-failure record: read its records (S3 object, else the stream "
+        description=_wrap(
+            "For each on-failure record: read its records (S3 object, else the stream "
         "by shard and sequence range), run them through the same pipeline the function runs, "
         "with the deployed function's own configuration (bucket, topic, prefixes, rules), and "
         "delete the message only once every record's effects landed. Replayed notifications "
-        "carry the message attribute replayed=true. Run it again after an interruption.",
+        "carry the message attribute replayed=true. Run it again after an interruption."
+        ),
         epilog=REPLAY_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -95,6 +98,11 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="the report as one JSON document")
     target.add_target_arguments(p)
     p.set_defaults(run="ddbstream.cli.dlq:cmd_replay")
+
+
+def _wrap(text: str) -> str:
+    """A description pre-wrapped for RawDescriptionHelpFormatter (kept for the epilog)."""
+    return textwrap.fill(text, 79)
 
 
 def _positive(text: str) -> int:
