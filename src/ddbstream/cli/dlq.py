@@ -56,10 +56,10 @@ def register(sub: Any) -> None:
         help="run the failed batches' records through the function's pipeline again",
         description=_wrap(
             "For each on-failure record: read its records (S3 object, else the stream "
-        "by shard and sequence range), run them through the same pipeline the function runs, "
-        "with the deployed function's own configuration (bucket, topic, prefixes, rules), and "
-        "delete the message only once every record's effects landed. Replayed notifications "
-        "carry the message attribute replayed=true. Run it again after an interruption."
+            "by shard and sequence range), run them through the same pipeline the function runs, "
+            "with the deployed function's own configuration (bucket, topic, prefixes, rules), and "
+            "delete the message only once every record's effects landed. Replayed notifications "
+            "carry the message attribute replayed=true. Run it again after an interruption."
         ),
         epilog=REPLAY_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -46,10 +46,10 @@ def register(sub: Any) -> None:
         help="run quarantined records through the function's pipeline again",
         description=_wrap(
             "Run each quarantined record through the pipeline of the installed "
-        "ddbstream (the same code as the function's package when deployed from this checkout) "
-        "with the deployed function's configuration; remove each quarantine object only once "
-        "its change landed (audit object written, notification sent, marked replayed=true). A "
-        "record that still does not decode is reported and kept, unless --skip."
+            "ddbstream (the same code as the function's package when deployed from this checkout) "
+            "with the deployed function's configuration; remove each quarantine object only once "
+            "its change landed (audit object written, notification sent, marked replayed=true). A "
+            "record that still does not decode is reported and kept, unless --skip."
         ),
         epilog=REPLAY_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
