@@ -95,7 +95,8 @@ def test_failed_batch_retries_are_spaced_by_exponential_backoff(lab):
     starts = [c["t"] for c in lab.calls()]
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     for gap, wait in zip(gaps, [0.2, 0.4, 0.8, 0.8, 0.8], strict=True):
-        assert wait <= gap < wait + 0.6, gaps  # the wait, plus one invocation's overhead
+        # the wait, plus one invocation's overhead (generous: a loaded machine is slow)
+        assert wait <= gap < wait + 2.0, gaps
     assert rt.wait_idle(10)  # then discarded (RetryAttemptsExhausted); the shard moves on
     lab.put("good")
     assert rt.wait_idle(10)

@@ -36,6 +36,7 @@ from .events import (
     ResponseContext,
     StreamRecord,
 )
+from .windows import has_state
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
@@ -55,6 +56,8 @@ class MappingSettings:
     report_batch_item_failures: bool = False
     parallelization_factor: int = 1
     payload_limit: int = PAYLOAD_LIMIT_BYTES
+    #: TumblingWindowInSeconds (0: no tumbling window; see .windows)
+    tumbling_window: int = 0
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any]) -> MappingSettings:
@@ -71,6 +74,7 @@ class MappingSettings:
             report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES
             in (m.get("FunctionResponseTypes") or []),
             parallelization_factor=max(1, min(num("ParallelizationFactor", 1), 10)),
+            tumbling_window=max(0, min(num("TumblingWindowInSeconds", 0), 900)),
         )
 
 
@@ -108,6 +112,9 @@ class Segment:
     retries: int = 0
     invokes: int = 0
     last_response: ResponseContext | None = None
+    #: a tumbling window's final invocation (no records); ``early``: terminated early
+    final: bool = False
+    early: bool = False
 
 
 @dataclass
@@ -206,6 +213,10 @@ def decide(segment: Segment, outcome: InvokeOutcome, settings: MappingSettings) 
     records = segment.records
     response = outcome.response_context()
     if outcome.failed:
+        return _failed(segment, response, settings)
+    if settings.tumbling_window and not has_state(outcome.payload):
+        # "If the response does not contain a state property, Lambda considers this a failed
+        # invocation" (the function itself did not fail: no functionError)
         return _failed(segment, response, settings)
     if not settings.report_batch_item_failures:
         return Decision(succeeded=list(records))

@@ -29,6 +29,8 @@ class ShardCheckpoint:
     done_after: list[str] = field(default_factory=list)
     #: True once the starting position (LATEST / TRIM_HORIZON) has been resolved
     initialized: bool = False
+    #: open tumbling windows by lane index: {"start", "length", "state"} (see .windows)
+    windows: dict[str, Any] = field(default_factory=dict)
 
 
 class CheckpointStore:
@@ -62,6 +64,7 @@ class CheckpointStore:
             checkpoint=entry.get("checkpoint"),
             done_after=list(entry.get("done_after", [])),
             initialized=bool(entry.get("initialized", False)),
+            windows=dict(entry.get("windows") or {}),
         )
 
     def put(self, uuid: str, stream_arn: str, shard_id: str, cp: ShardCheckpoint) -> None:
@@ -71,6 +74,7 @@ class CheckpointStore:
                 "checkpoint": cp.checkpoint,
                 "done_after": list(cp.done_after),
                 "initialized": cp.initialized,
+                **({"windows": cp.windows} if cp.windows else {}),
             }
             self._write()
 

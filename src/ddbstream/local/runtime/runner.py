@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import logging
 import threading
@@ -49,6 +50,7 @@ from .events import (
     with_payload,
 )
 from .filtering import FilterPatternError, matches_any, parse_patterns
+from .windows import STATE_LIMIT_BYTES, TumblingWindow, state_size, window_start
 from .worker import WorkerPool
 
 log = logging.getLogger("ddbstream.local.runtime")
@@ -217,8 +219,11 @@ class MappingRunner:
         return bool(self.shards) and all(s.idle_since(t0) for s in self.shards.values())
 
     # -- invocation ----------------------------------------------------------------------
-    def invoke(self, records: list[StreamRecord]) -> InvokeOutcome | object | None:
-        """Invoke the function with ``records``; None: could not invoke (function missing)."""
+    def invoke(
+        self, records: list[StreamRecord], extra: dict[str, Any] | None = None
+    ) -> InvokeOutcome | object | None:
+        """Invoke the function with ``records`` (and ``extra`` event fields: a tumbling
+        window's); None: could not invoke (function missing)."""
         svc = self.services
         cfg = self.cfg
         try:
@@ -234,7 +239,10 @@ class MappingRunner:
         except RuntimeError:
             return _ABORTED
         request_id = str(uuid.uuid4())
-        result = worker.invoke(event_payload(records), request_id, cfg.function_arn)
+        event = event_payload(records)
+        if extra:
+            event.update(extra)
+        result = worker.invoke(event, request_id, cfg.function_arn)
         svc.pool.release(worker)
         if result.aborted:
             return _ABORTED
@@ -242,16 +250,15 @@ class MappingRunner:
         aws.record_processing_result(
             cfg.uuid, cfg.function_arn, aws.PROCESSING_OK if result.ok else aws.PROCESSING_FAILED
         )
-        age_ms = max(0.0, (svc.clock() - records[-1].created) * 1000)
-        svc.telemetry.metrics(
-            spec.function_name,
-            [
-                ("Invocations", 1, "Count"),
-                ("Errors", 0 if result.ok else 1, "Count"),
-                ("Duration", result.duration_ms, "Milliseconds"),
-                ("IteratorAge", age_ms, "Milliseconds"),
-            ],
-        )
+        metrics: list[tuple[str, float, str]] = [
+            ("Invocations", 1, "Count"),
+            ("Errors", 0 if result.ok else 1, "Count"),
+            ("Duration", result.duration_ms, "Milliseconds"),
+        ]
+        if records:  # not for a tumbling window's final invocation, which has none
+            age_ms = max(0.0, (svc.clock() - records[-1].created) * 1000)
+            metrics.append(("IteratorAge", age_ms, "Milliseconds"))
+        svc.telemetry.metrics(spec.function_name, metrics)
         svc.emit(
             {
                 "type": "invoke",
@@ -259,9 +266,10 @@ class MappingRunner:
                 "function": spec.function_name,
                 "request_id": request_id,
                 "batch_size": len(records),
-                "first_sequence_number": records[0].seq,
-                "last_sequence_number": records[-1].seq,
+                "first_sequence_number": records[0].seq if records else None,
+                "last_sequence_number": records[-1].seq if records else None,
                 "duration_ms": round(result.duration_ms, 2),
+                "final_for_window": bool(extra and extra.get("isFinalInvokeForWindow")),
                 "error": (result.error or {}).get("errorType") if not result.ok else None,
             }
         )
@@ -319,6 +327,9 @@ class ShardRunner:
         self.progress = ShardProgress(cp.checkpoint, cp.done_after)
         n = mapping.settings.parallelization_factor
         self.lanes = [Lane(self, i) for i in range(n)]
+        if mapping.settings.tumbling_window:
+            for lane in self.lanes:  # open windows go on with their state after a restart
+                lane.tumbling = TumblingWindow.from_json(cp.windows.get(str(lane.index)))
         self.caught_up_since: float | None = None
         self.closed = False
         self._threads: list[threading.Thread] = []
@@ -367,8 +378,17 @@ class ShardRunner:
                 checkpoint=self.progress.checkpoint,
                 done_after=self.progress.done_after,
                 initialized=self.initialized,
+                windows={
+                    str(lane.index): lane.tumbling.to_json()
+                    for lane in self.lanes
+                    if lane.tumbling is not None
+                },
             ),
         )
+
+    def persist(self) -> None:
+        with self.lock:
+            self._persist()
 
     def done(self, records: list[StreamRecord]) -> None:
         if not records:
@@ -508,6 +528,17 @@ class ShardRunner:
             m.services.emit({"type": "filtered", "mapping": m.cfg.uuid, "count": filtered})
 
 
+def _same_window(records: collections.deque[StreamRecord], length: int, limit: int) -> int:
+    """How many records from the head (at most ``limit``) share the head's tumbling window."""
+    start = window_start(records[0].created, length)
+    n = 0
+    for r in itertools.islice(records, limit):
+        if window_start(r.created, length) != start:
+            break
+        n += 1
+    return n
+
+
 def _lane_of(partition_key: str, n: int) -> int:
     return zlib.crc32(partition_key.encode("utf-8")) % n if n > 1 else 0
 
@@ -523,6 +554,8 @@ class Lane:
         self.window_start = time.monotonic()
         #: attempts in a row that made no progress; drives the backoff before the next one
         self.failures = 0
+        #: the open tumbling window (TumblingWindowInSeconds), if any
+        self.tumbling: TumblingWindow | None = None
 
     def _next_segment(self) -> Segment | None:
         shard = self.shard
@@ -531,16 +564,31 @@ class Lane:
                 if self.segments:
                     return self.segments.popleft()
                 s = shard.mapping.settings
+                length = s.tumbling_window
+                wait = 1.0
+                if length and self.tumbling is not None:
+                    head = self.pending[0] if self.pending else None
+                    now_wall = shard.mapping.services.clock()
+                    if head is not None:
+                        over = window_start(head.created, length) != self.tumbling.start
+                    else:
+                        over = now_wall >= self.tumbling.end
+                        wait = min(wait, max(0.05, self.tumbling.end - now_wall))
+                    if over:  # the window is over: its final invocation comes first
+                        return Segment([], final=True)
                 if self.pending:
-                    n = take_batch(self.pending, s.batch_size, s.payload_limit)
+                    limit = s.batch_size
+                    if length:  # a batch never mixes tumbling windows
+                        limit = _same_window(self.pending, length, limit)
+                    n = take_batch(self.pending, limit, s.payload_limit)
                     full = n >= s.batch_size or n < len(self.pending)
                     due = self.window_start + s.batching_window
                     now = time.monotonic()
                     if full or s.batching_window <= 0 or now >= due:
                         return Segment([self.pending.popleft() for _ in range(n)])
-                    shard.wakeup.wait(timeout=due - now)
+                    shard.wakeup.wait(timeout=min(wait, due - now))
                 else:
-                    shard.wakeup.wait(timeout=1.0)
+                    shard.wakeup.wait(timeout=wait)
         return None
 
     def run(self) -> None:
@@ -570,14 +618,23 @@ class Lane:
             shard.pause(svc.backoff.delay(self.failures))
             if shard.stopping.is_set():
                 return False  # the batch is not checkpointed: the next runtime redoes it
+        if seg.final:
+            return self._final(seg)
         gone, seg = expired(seg, settings, svc.clock())
         if gone is not None:
             shard.discard(gone)
             self.failures = 0
         if not seg.records:
             return True
+        extra = None
+        length = settings.tumbling_window
+        if length:
+            start = window_start(seg.records[0].created, length)
+            if self.tumbling is None or self.tumbling.start != start:
+                self.tumbling = TumblingWindow(start, length)
+            extra = self.tumbling.event_fields(shard.shard_id, mapping.cfg.stream_arn)
         seg.invokes += 1
-        outcome = mapping.invoke(seg.records)
+        outcome = mapping.invoke(seg.records, extra)
         if outcome is _ABORTED:
             return False  # stopping: the batch is not checkpointed
         if outcome is None:  # could not invoke: retried until the records expire
@@ -588,6 +645,13 @@ class Lane:
             return True
         assert isinstance(outcome, InvokeOutcome)
         decision = decide(seg, outcome, settings)
+        if length and decision.succeeded and self.tumbling is not None:
+            # the records before a failure were aggregated: their state goes on (persisted
+            # with the checkpoint that moves past them, just below)
+            self.tumbling.state = outcome.payload["state"]
+            if state_size(self.tumbling.state) > STATE_LIMIT_BYTES:
+                with shard.wakeup:  # over 1 MB: the window ends early, then goes on afresh
+                    self.segments.appendleft(Segment([], final=True, early=True))
         shard.done(decision.succeeded)
         for d in decision.discarded:
             shard.discard(d)
@@ -597,5 +661,34 @@ class Lane:
             self.failures += 1
         if decision.retry:
             with shard.wakeup:
-                self.segments.extendleft(reversed(decision.retry))
+                if self.segments and self.segments[0].final:  # the early end comes first
+                    first = self.segments.popleft()
+                    self.segments.extendleft(reversed(decision.retry))
+                    self.segments.appendleft(first)
+                else:
+                    self.segments.extendleft(reversed(decision.retry))
+        return True
+
+    def _final(self, seg: Segment) -> bool:
+        """A tumbling window's final invocation: retried until it succeeds, then the state is
+        dropped (or, for a window terminated early, the window goes on with ``{}``)."""
+        shard = self.shard
+        mapping = shard.mapping
+        window = self.tumbling
+        if window is None:
+            return True
+        extra = window.event_fields(
+            shard.shard_id, mapping.cfg.stream_arn, final=True, early=seg.early
+        )
+        outcome = mapping.invoke([], extra)
+        if outcome is _ABORTED:
+            return False
+        if not isinstance(outcome, InvokeOutcome) or outcome.failed:
+            with shard.wakeup:  # "suspends further processing until a successful invocation"
+                self.segments.appendleft(seg)
+            self.failures += 1
+            return True
+        self.failures = 0
+        self.tumbling = TumblingWindow(window.start, window.length) if seg.early else None
+        shard.persist()
         return True
