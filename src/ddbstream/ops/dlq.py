@@ -751,6 +751,17 @@ class _Replayer:
         return res
 
 
+def _anything_waiting(deployment: Deployment, dest: Destinations) -> bool:
+    sqs = deployment.client("sqs")
+    if any(sum(SqsQueue(sqs, url).counts()) for url in dest.queues):
+        return True
+    s3 = deployment.client("s3")
+    return any(
+        s3.list_objects_v2(Bucket=b, Prefix=S3_KEY_PREFIX, MaxKeys=1).get("KeyCount", 0)
+        for b in dest.buckets
+    )
+
+
 def wait_for_in_flight(queue: SqsQueue, timeout: float, say: Callable[[str], None]) -> float:
     """Wait (up to ``timeout``) until no message of ``queue`` is in flight; the seconds waited.
 
@@ -815,6 +826,10 @@ def replay(
         return limit is None or done_records < limit
 
     sqs = deployment.client("sqs")
+    fn = deployment.outputs.get("lambda_function_name")
+    if fn and _anything_waiting(deployment, dest):
+        # an invalid configuration stops the replay here, before it takes any message
+        rp.pipeline_of(str(fn))
     for url in dest.queues:
         queue = SqsQueue(sqs, url, visibility_timeout)
         if wait_in_flight > 0:
