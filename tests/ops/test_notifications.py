@@ -55,23 +55,31 @@ def test_classify_tells_alarm_and_change_notifications_apart() -> None:
     assert o["kind"] == "other" and "hello" in notifications.render(o)
 
 
-def test_cmd_reads_the_local_inbox(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+def test_cmd_reads_the_local_inbox_whether_the_stack_runs_or_not(
+    tmp_path: Path, capsys: Any
+) -> None:
     from ddbstream.cli import main
-    from ddbstream.ops import target
 
     inbox = tmp_path / notifications.INBOX_FILE
     recs = [_change_env(), _alarm_env("errors", "OK", "ALARM"), _alarm_env("errors", "ALARM", "OK")]
     inbox.write_text("".join(json.dumps(r) + "\n" for r in recs) + '{"unfinished')
-    d = target.Deployment(outputs={}, source="test", is_local=True, state_dir=tmp_path)
-    monkeypatch.setattr(target, "resolve", lambda args: d)
-    assert main(["notifications"]) == 0
+    sd = ["--state-dir", str(tmp_path)]
+    assert main(["notifications", *sd]) == 0
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[1] for line in out] == ["change", "alarm", "alarm"]
-    assert main(["notifications", "-n", "1", "--json"]) == 0
+    assert main(["notifications", *sd, "-n", "1", "--json"]) == 0
     last = json.loads(capsys.readouterr().out)
     assert (last["kind"], last["new_state"]) == ("alarm", "OK")
-    assert main(["notifications", "--kind", "change"]) == 0
+    assert main(["notifications", *sd, "--kind", "change"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_no_inbox_and_no_stack_is_one_line(tmp_path: Path, capsys: Any) -> None:
+    from ddbstream.cli import main
+
+    assert main(["notifications", "--state-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "the local stack has not run there yet" in err and err.count("\n") == 1
 
 
 def test_a_deployment_needs_a_queue_url(capsys: Any, monkeypatch: Any) -> None:
@@ -82,7 +90,7 @@ def test_a_deployment_needs_a_queue_url(capsys: Any, monkeypatch: Any) -> None:
         outputs={"sns_topic_arn": "arn:aws:sns:us-east-1:1:t"}, source="Terraform in x"
     )
     monkeypatch.setattr(target, "resolve", lambda args: d)
-    assert main(["notifications"]) == 1
+    assert main(["notifications", "--terraform-dir", "x"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("ddbstream: Terraform in x: pass --queue-url") and err.count("\n") == 1
 

@@ -6,9 +6,9 @@ CloudWatch (body the alarm JSON: ``AlarmName``, ``NewStateValue``, ``NewStateRea
 
 On the local stack they are read from its inbox (a queue it subscribes to the topic and drains
 into ``notifications.jsonl`` in the state directory, :mod:`ddbstream.local.monitoring.inbox`), so
-they can be listed again and followed. On a deployment, subscribe an SQS queue to the topic
-(``sns_topic_arn``) and pass ``--queue-url``: the messages are read from it and deleted, as any
-consumer of that queue would.
+they can be listed again and followed, also while the stack is down. On a deployment, subscribe
+an SQS queue to the topic (``sns_topic_arn``) and pass ``--queue-url``: the messages are read
+from it and deleted, as any consumer of that queue would.
 """
 
 from __future__ import annotations
@@ -134,30 +134,41 @@ def _from_queue(sqs: Any, url: str, follow: bool) -> Iterator[dict[str, Any]]:
             return
 
 
-def inbox_path(d: target.Deployment) -> Path:
-    if d.state_dir is None:
-        raise UserError("the local stack has no state directory")
-    return Path(d.state_dir) / INBOX_FILE
-
-
 def cmd_notifications(args: argparse.Namespace) -> int:
     if args.last is not None and args.last < 0:
         raise UserError(f"--last {args.last}: must be 0 or more")
-    d = target.resolve(args)
-    if args.queue_url:
-        records = _from_queue(d.client("sqs"), args.queue_url, args.follow)
-    elif d.is_local:
-        path = inbox_path(d)
-        start = 0
-        if args.last is not None:
-            total = sum(1 for _ in _from_file(path, False, 0))
-            start = max(0, total - args.last)
-        records = _from_file(path, args.follow, start)
+    if not args.queue_url and not getattr(args, "terraform_dir", None):
+        # the local inbox is a file: readable whether the stack runs or not
+        from ddbstream.local import stack as local_stack
+
+        sd = local_stack.state_dir_of(getattr(args, "state_dir", None))
+        path = sd / INBOX_FILE
+        if not path.exists() and local_stack.find_running(sd) is None:
+            raise UserError(
+                f"no notifications in {sd}: the local stack has not run there yet (ddbstream up)"
+            )
+        records = _local(path, args)
     else:
-        raise UserError(
-            f"{d.source}: pass --queue-url URL of an SQS queue subscribed to the topic "
-            f"{d.outputs.get('sns_topic_arn', '')} (the local stack keeps an inbox; AWS does not)"
-        )
+        d = target.resolve(args)
+        if not args.queue_url:
+            raise UserError(
+                f"{d.source}: pass --queue-url URL of an SQS queue subscribed to the topic "
+                f"{d.outputs.get('sns_topic_arn', '')} (the local stack keeps an inbox; AWS "
+                "does not)"
+            )
+        records = _from_queue(d.client("sqs"), args.queue_url, args.follow)
+    return _show(records, args)
+
+
+def _local(path: Path, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    start = 0
+    if args.last is not None:
+        total = sum(1 for _ in _from_file(path, False, 0))
+        start = max(0, total - args.last)
+    return _from_file(path, args.follow, start)
+
+
+def _show(records: Iterator[dict[str, Any]], args: argparse.Namespace) -> int:
     shown = 0
     try:
         for rec in records:
