@@ -86,6 +86,8 @@ def test_break_alarm_notify_fix_replay_ok(local_stack: Any) -> None:
     assert status["dlq"]["visible"] == 0
     assert status["mappings"][0]["state"] == "Enabled"
     assert status["metrics"]["errors_1h"] >= 1
+    # the recovery change went through: the processor's EMF `Changes` became a CloudWatch metric
+    assert status["metrics"]["changes_1h"] >= 1
     screen = _ddbstream("status", "--state-dir", str(local_stack.state_dir))
     assert "Alarms  (7, 0 in ALARM)" in screen
 
