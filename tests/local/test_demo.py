@@ -77,6 +77,18 @@ def test_demo_on_the_shared_stack(local_stack: LocalStackHandle) -> None:
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
     _check_summary(proc.stdout)
     assert "reused the stack already running" in proc.stdout
+    # nothing left growing: the demo's queue is unsubscribed and gone, the DLQ replayed
+    from ddbstream.local import clients
+
+    c = clients.Clients(local_stack.endpoint)
+    topic = local_stack.outputs["sns_topic_arn"]
+    endpoints = [
+        s["Endpoint"] for s in c("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    ]
+    assert not any(e.endswith(":" + demo.observe.NOTIFY_QUEUE) for e in endpoints), endpoints
+    assert any(e.endswith(":ddbstream-local-inbox") for e in endpoints)  # the stack's inbox
+    queues = c("sqs").list_queues().get("QueueUrls", [])
+    assert not any(q.endswith("/" + demo.observe.NOTIFY_QUEUE) for q in queues)
 
 
 @pytest.mark.slow

@@ -51,9 +51,10 @@ def test_break_alarm_notify_fix_replay_ok(local_stack: Any) -> None:
     assert result.ok, (result.problems, result.times)
     assert result.replayed.count("replayed") >= 1 and result.replayed.exit_code == 0
     errors, dlq_alarm = names
-    # the order the documentation implies: the errors alarm fires before the DLQ one (the batch
-    # reaches the DLQ only after its retries), and OK comes after the replay
-    assert result.times[f"{errors} ALARM"] <= result.times[f"{dlq_alarm} ALARM"]
+    # the errors alarm fires no later than the DLQ one (the batch reaches the DLQ only after its
+    # retries): at the same 10 s evaluation instant at the latest (one pass sets both, ~0.1 s
+    # apart in either order), and OK comes after the replay
+    assert result.times[f"{errors} ALARM"] <= result.times[f"{dlq_alarm} ALARM"] + 1.0
     assert result.times[f"{dlq_alarm} OK"] >= result.times["replayed"]
 
     # the history shows both transitions of each alarm, with the action that ran
