@@ -3,6 +3,7 @@ record age, on-failure destinations."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -367,3 +368,70 @@ def test_record_age_limit_applies_while_retrying(lab):
     destination_check(doc, lab, "RecordAgeExceeded", 1)
     assert doc["requestContext"]["approximateInvokeCount"] >= 2
     assert doc["responseContext"]["functionError"] == "Unhandled"
+
+
+def test_reserved_concurrency_zero_throttles_until_the_records_exceed_the_maximum_age(lab):
+    lab.table()
+    lab.function(FAIL_ON_KEYS)
+    lab.lam.put_function_concurrency(FunctionName=lab.function_name, ReservedConcurrentExecutions=0)
+    url, arn = lab.queue()
+    lab.mapping(
+        MaximumRetryAttempts=0,  # throttles do not use retries
+        MaximumRecordAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": arn}},
+    )
+    lab.put("a")
+    shift = {"s": 0.0}
+    rt = lab.runtime(clock=lambda: time.time() + shift["s"])
+    uuid_ = lab.mapping_uuids[0]
+    assert lab.wait_for(lambda: rt.stats().get(uuid_, {}).get("throttle", 0) >= 3)
+    assert lab.calls() == []  # never invoked
+    assert not rt.wait_idle(0.5) and lab.messages(url, want=1, timeout=0.5) == []
+    cw = lab.client("cloudwatch")
+    now = dt.datetime.now(dt.UTC)
+    stats = cw.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Throttles",
+        Dimensions=[{"Name": "FunctionName", "Value": lab.function_name}],
+        StartTime=now - dt.timedelta(minutes=5),
+        EndTime=now + dt.timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(d["Sum"] for d in stats) >= 3
+    shift["s"] = 120.0  # the record is now older than MaximumRecordAgeInSeconds
+    assert rt.wait_idle(20)
+    (doc,) = lab.messages(url, want=1)
+    destination_check(doc, lab, "RecordAgeExceeded", 1)
+    assert doc["requestContext"]["approximateInvokeCount"] == 0
+    # concurrency restored (and the clock): the function runs again
+    shift["s"] = 0.0
+    lab.lam.delete_function_concurrency(FunctionName=lab.function_name)
+    lab.put("b")
+    assert rt.wait_idle(20)
+    assert lab.batches() == [["b"]]
+
+
+SLOW_ONE = """
+import time
+def handler(event, context):
+    t0 = time.time()
+    time.sleep(0.4)
+    record(event, started=t0, ended=time.time())
+"""
+
+
+def test_reserved_concurrency_bounds_the_invocations_in_flight(lab):
+    lab.table()
+    lab.function(SLOW_ONE)
+    lab.lam.put_function_concurrency(FunctionName=lab.function_name, ReservedConcurrentExecutions=1)
+    lab.mapping(BatchSize=1, ParallelizationFactor=4)
+    for i in range(6):
+        lab.put(f"k{i}")
+    rt = lab.runtime()
+    assert rt.wait_idle(40)
+    calls = sorted(lab.calls(), key=lambda c: c["started"])
+    assert sorted(k for c in calls for k in c["keys"]) == [f"k{i}" for i in range(6)]
+    for a, b in itertools.pairwise(calls):
+        assert a["ended"] <= b["started"]  # never two at once
+    assert rt.stats()[lab.mapping_uuids[0]]["throttle"] > 0

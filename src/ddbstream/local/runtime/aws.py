@@ -126,6 +126,26 @@ class FunctionSource:
                         raise
         return str(target)
 
+    def reserved(self, spec: WorkerSpec) -> int | None:
+        """The function's ReservedConcurrentExecutions (None: not set; 0: never runs).
+
+        Read from moto's backend in this process (no request per invocation), else asked.
+        """
+        _, region, account, _ = split_arn(spec.function_arn)
+        try:
+            from moto.awslambda.utils import get_backend
+
+            value = get_backend(account, region).get_function(spec.function_name)
+            value = value.reserved_concurrency
+        except Exception:
+            try:
+                value = self.clients.lambda_.get_function_concurrency(
+                    FunctionName=spec.function_name
+                ).get("ReservedConcurrentExecutions")
+            except (ClientError, BotoCoreError):
+                return None
+        return None if value is None else int(value)
+
     def worker_spec(self, function_arn: str) -> tuple[WorkerSpec, dict[str, str]]:
         cfg = self.configuration(function_arn)
         code_dir = self.code_dir(cfg["FunctionArn"])

@@ -58,6 +58,34 @@ log = logging.getLogger("ddbstream.local.runtime")
 _ABORTED = object()
 
 
+class Concurrency:
+    """Invocations in flight per function, limited by its reserved concurrency.
+
+    Lambda runs at most ``ReservedConcurrentExecutions`` instances of a function at once (0:
+    none at all); an event source mapping whose invocation is throttled retries it until the
+    records expire or exceed the maximum record age, without using a retry (Lambda DG, "Using
+    AWS Lambda with Amazon DynamoDB", error handling; "Lambda function scaling", reserved
+    concurrency). The account's unreserved concurrency (1,000 by default) is not modelled:
+    one machine never comes near it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inflight: collections.Counter[str] = collections.Counter()
+
+    def enter(self, function: str, reserved: int | None) -> bool:
+        """Take a slot for ``function``; False: throttled (no slot taken)."""
+        with self._lock:
+            if reserved is not None and self._inflight[function] >= reserved:
+                return False
+            self._inflight[function] += 1
+            return True
+
+    def leave(self, function: str) -> None:
+        with self._lock:
+            self._inflight[function] -= 1
+
+
 @dataclass
 class Services:
     """What every runner shares."""
@@ -71,6 +99,8 @@ class Services:
     poll_interval: float = 0.25
     #: spacing of the attempts after one that made no progress (see Backoff)
     backoff: Backoff = field(default_factory=Backoff)
+    #: invocations in flight per function, against its reserved concurrency
+    concurrency: Concurrency = field(default_factory=lambda: Concurrency())
     on_event: Callable[[dict[str, Any]], None] | None = None
     stats: dict[str, collections.Counter[str]] = field(default_factory=dict)
     stats_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -234,16 +264,24 @@ class MappingRunner:
                 svc.emit({"type": "error", "mapping": cfg.uuid, "message": str(e)})
             return None
         self._last_error = None
+        if not svc.concurrency.enter(spec.function_name, svc.functions.reserved(spec)):
+            # throttled: not invoked (no retry used), retried until the records expire
+            svc.telemetry.metrics(spec.function_name, [("Throttles", 1, "Count")])
+            svc.emit({"type": "throttle", "mapping": cfg.uuid, "function": spec.function_name})
+            return None
         try:
-            worker = svc.pool.acquire(spec, env)
-        except RuntimeError:
-            return _ABORTED
-        request_id = str(uuid.uuid4())
-        event = event_payload(records)
-        if extra:
-            event.update(extra)
-        result = worker.invoke(event, request_id, cfg.function_arn)
-        svc.pool.release(worker)
+            try:
+                worker = svc.pool.acquire(spec, env)
+            except RuntimeError:
+                return _ABORTED
+            request_id = str(uuid.uuid4())
+            event = event_payload(records)
+            if extra:
+                event.update(extra)
+            result = worker.invoke(event, request_id, cfg.function_arn)
+            svc.pool.release(worker)
+        finally:
+            svc.concurrency.leave(spec.function_name)
         if result.aborted:
             return _ABORTED
         svc.telemetry.invocation(spec, worker.log_stream, result)
