@@ -214,18 +214,32 @@ def test_poison_records_are_quarantined_and_do_not_block(stack: Stack) -> None:
     records = batch()
     bad = json.loads(json.dumps(records[1]))
     bad["dynamodb"]["SequenceNumber"] = seq(9)
-    bad["dynamodb"]["NewImage"]["Timestamp"] = {"N": "yesterday"}
+    bad["dynamodb"]["Keys"]["ActivityId"] = {"N": "yesterday"}  # no change can be audited
     records.insert(2, bad)
     assert invoke(records) == {"batchItemFailures": []}
     (qkey,) = stack.objects("quarantine/")
     assert qkey.startswith("quarantine/table=UserActivities/")
     doc = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=qkey)["Body"].read())
     assert doc["record"] == bad
-    assert "yesterday" in doc["error"] and "NewImage" in doc["error"]
+    assert "yesterday" in doc["error"] and "Keys" in doc["error"]
     assert doc["sequence_number"] == seq(9)
     (key,) = stack.objects("audit-logs/")
     assert [r["sequence_number"] for r in stack.audit_rows(key)] == [seq(i) for i in (1, 2, 3, 4)]
     assert len(stack.notifications(4)) == 4
+
+
+def test_a_partially_undecodable_change_is_audited_and_quarantined(stack: Stack) -> None:
+    records = batch()
+    records[1]["dynamodb"]["NewImage"]["Timestamp"] = {"N": "yesterday"}
+    assert invoke(records) == {"batchItemFailures": []}
+    (key,) = stack.objects("audit-logs/")
+    rows = stack.audit_rows(key)
+    assert [r["sequence_number"] for r in rows] == [seq(i) for i in (1, 2, 3, 4)]
+    assert "Timestamp" not in rows[1]["new_image"]
+    assert list(rows[1]["undecodable_attributes"]) == ["new_image.Timestamp"]
+    (qkey,) = stack.objects("quarantine/")
+    doc = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=qkey)["Body"].read())
+    assert doc["record"] == records[1] and "new_image.Timestamp" in doc["error"]
 
 
 def test_low_remaining_time_reports_the_batch_without_touching_aws(stack: Stack) -> None:

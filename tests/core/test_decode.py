@@ -233,8 +233,8 @@ def test_missing_event_id_falls_back_to_sequence_number():
         lambda r: r["dynamodb"].update(StreamViewType="EVERYTHING"),
         lambda r: r["dynamodb"].update(SizeBytes="big"),
         lambda r: r.pop("eventSourceARN"),
-        lambda r: r["dynamodb"].update(NewImage={"a": {"N": "x"}}),
-        lambda r: r["dynamodb"].update(OldImage=[]),
+        lambda r: r["dynamodb"].update(Keys={"a": {"N": "x"}}),
+        lambda r: r["dynamodb"].update(Keys=[]),
     ],
 )
 def test_malformed_records_raise_decode_error(mutate):  # type: ignore[no-untyped-def]
@@ -244,8 +244,19 @@ def test_malformed_records_raise_decode_error(mutate):  # type: ignore[no-untype
         decode_record(rec)
 
 
-def test_decode_error_names_the_image():
-    with pytest.raises(DecodeError, match=r"dynamodb\.NewImage"):
-        decode_record(raw_record(NewImage={"a": {"Q": "x"}}))
+def test_decode_error_names_the_keys():
+    with pytest.raises(DecodeError, match=r"dynamodb\.Keys"):
+        decode_record(raw_record(Keys={"a": {"Q": "x"}}))
     with pytest.raises(DecodeError):
         decode_item([], "item")
+
+
+def test_an_undecodable_image_value_leaves_the_rest_of_the_change():
+    """Partial poison: the keys and whatever else decodes make the change; what does not is
+    named (image and attribute) with the reason, and left out of the images and the diff."""
+    ev = decode_record(raw_record(NewImage={"a": {"Q": "x"}, "b": {"S": "fine"}}))
+    assert ev.new_image == {"b": "fine"}
+    assert ev.undecodable == {"new_image.a": "unknown attribute type 'Q'"}
+    ev = decode_record(raw_record(OldImage=[]))
+    assert ev.old_image is None and ev.undecodable == {"old_image": "must be an object, got list"}
+    assert decode_record(raw_record()).undecodable is None  # the usual case

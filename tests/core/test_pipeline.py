@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ddbstream.core.audit import read_audit_body
 from ddbstream.core.pipeline import PipelineConfig, process_batch
 from ddbstream.core.rules import parse_rules
@@ -19,8 +21,9 @@ def good(i, name="INSERT", ts=T0):  # type: ignore[no-untyped-def]
 
 
 def poison(i):  # type: ignore[no-untyped-def]
+    """Poison as a whole: its keys do not decode (see partial() for an image value)."""
     rec = good(i)
-    rec["dynamodb"]["NewImage"]["Timestamp"] = {"N": "not-a-number"}
+    rec["dynamodb"]["Keys"]["ActivityId"] = {"N": "not-a-number"}
     return rec
 
 
@@ -237,3 +240,34 @@ def test_fifo_topic_publishes_one_call_at_a_time_in_order():
     result, _, notifier, _ = run(recs, cfg, notifier=notifier)
     assert notifier.calls == 2
     assert result.failures == [seq(i) for i in range(12, 30)]
+
+
+def test_a_partially_undecodable_change_is_audited_and_its_raw_record_quarantined() -> None:
+    """Keys and new image fine, old-image values undecodable: the change is in the audit log
+    with what decodes, the bad attributes named, and the raw record sits in quarantine."""
+    rec = good(1, "MODIFY")
+    rec["dynamodb"]["OldImage"]["Timestamp"] = {"N": "not-a-number"}
+    rec["dynamodb"]["OldImage"]["Blob"] = {"XX": "?"}
+    result, audit, notifier, quarantine = run([good(0), rec, good(2)])
+    assert result.failures == []
+    lines = [ln for obj in audit.objects.values() for ln in read_audit_body(obj.body)]
+    assert len(lines) == 3
+    partial = lines[1]
+    assert partial["keys"] == KEYS and partial["new_image"] == activity("u1", 1)
+    assert "Timestamp" not in partial["old_image"] and "Blob" not in partial["old_image"]
+    assert set(partial["undecodable_attributes"]) == {"old_image.Timestamp", "old_image.Blob"}
+    assert "not-a-number" in partial["undecodable_attributes"]["old_image.Timestamp"]
+    assert "Timestamp" not in (partial["changed_attributes"] or [])  # unknown: not claimed
+    assert "undecodable_attributes" not in lines[0]
+    assert result.records_quarantined == 1
+    (q,) = quarantine.objects.values()
+    body = json.loads(q.body)
+    assert body["record"] == rec and "old_image.Timestamp" in body["error"]
+    assert len(notifier.sent) == 3  # every change notified (default rules)
+
+
+def test_a_failed_quarantine_of_a_partial_change_retries_it() -> None:
+    rec = good(1)
+    rec["dynamodb"]["NewImage"]["Bad"] = {"N": "x"}
+    result, _, _, _ = run([good(0), rec], quarantine=MemoryQuarantine(fail=lambda q: True))
+    assert result.failures == [rec["dynamodb"]["SequenceNumber"]]

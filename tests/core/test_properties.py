@@ -144,22 +144,30 @@ def test_any_valid_item_decodes_exactly_like_type_deserializer(wire: dict[str, A
 
 KEYS = {"UserId": {"S": "u"}, "ActivityId": {"S": "a"}}
 
-CORRUPTIONS = [
+CORRUPTIONS = [  # poison as a whole: nothing of the change can be audited
     lambda r: r.update(eventName="UPSERT"),
     lambda r: r.pop("dynamodb"),
     lambda r: r["dynamodb"].pop("Keys"),
+    lambda r: r["dynamodb"]["Keys"].update(UserId={"N": "x"}),
     lambda r: r["dynamodb"].update(ApproximateCreationDateTime="soon"),
+    lambda r: r.update(eventSourceARN="arn:aws:sqs:us-east-1:1:q"),
+    lambda r: r["dynamodb"].pop("SequenceNumber"),
+]
+
+PARTIAL = [  # an image value that does not decode: audited without it, raw form quarantined
     lambda r: r["dynamodb"]["NewImage"].update(X={"N": "1.2.3"}),
     lambda r: r["dynamodb"]["NewImage"].update(X={"B": "@@"}),
     lambda r: r["dynamodb"]["NewImage"].update(X={"Q": 1}),
     lambda r: r["dynamodb"]["NewImage"].update(X={"M": {"y": {"SS": "no"}}}),
-    lambda r: r.update(eventSourceARN="arn:aws:sqs:us-east-1:1:q"),
-    lambda r: r["dynamodb"].pop("SequenceNumber"),
+    lambda r: r["dynamodb"]["OldImage"].update(X={"N": "e5"}),
+    lambda r: r["dynamodb"].update(OldImage="not an image"),
 ]
 
 
 @st.composite
 def batch(draw: Any) -> tuple[list[Any], list[bool]]:
+    """Records, and for each whether it is audited (good, or partially decodable); the ones
+    in ``PARTIAL_SEQS`` of the returned records are also quarantined."""
     n = draw(st.integers(min_value=0, max_value=20))
     records: list[Any] = []
     is_good: list[bool] = []
@@ -177,6 +185,12 @@ def batch(draw: Any) -> tuple[list[Any], list[bool]]:
             CORRUPTIONS[kind](rec)
             records.append(rec)
             is_good.append(False)
+        elif draw(st.integers(min_value=0, max_value=5)) == 0:
+            rec = copy.deepcopy(rec)
+            draw(st.sampled_from(PARTIAL))(rec)
+            rec["partial"] = True  # an extra envelope key, ignored by the decoder
+            records.append(rec)
+            is_good.append(True)
         elif kind == len(CORRUPTIONS):
             records.append(draw(st.sampled_from([None, 7, "text", [], {}])))
             is_good.append(False)
@@ -199,11 +213,13 @@ def test_malformed_records_never_crash_or_cost_a_good_record(data: Any) -> None:
     # every good record is in the audit log exactly once, and notified exactly once
     assert sorted(r["sequence_number"] for r in lines) == sorted(good_seqs)
     assert sorted(n.index for n in notifier.sent) == [i for i, g in enumerate(is_good) if g]
-    # every malformed one is quarantined
+    # every malformed one is quarantined; a partial one is delivered and quarantined too
     assert [o.status for o in result.outcomes] == [
         "delivered" if g else "quarantined" for g in is_good
     ]
-    assert result.records_quarantined == is_good.count(False)
+    partial = sum(1 for r in records if isinstance(r, dict) and r.get("partial"))
+    assert result.records_quarantined == is_good.count(False) + partial
+    assert sum(1 for r in lines if r.get("undecodable_attributes")) == partial
 
 
 @given(batch(), st.data(), st.sampled_from([1, 3]))

@@ -67,8 +67,9 @@ def _variable_fields(ev: ChangeEvent) -> dict[str, Any]:
 
 
 def event_to_dict(ev: ChangeEvent) -> dict[str, Any]:
-    """The audit line's fields (also the body of a notification)."""
-    return {
+    """The audit line's fields (also the body of a notification). A partially decoded change
+    ends with ``undecodable_attributes`` (attribute -> why); a whole one has no such field."""
+    doc = {
         "event_id": ev.event_id,
         "event_name": ev.event_name,
         "table_name": ev.table_name,
@@ -81,6 +82,9 @@ def event_to_dict(ev: ChangeEvent) -> dict[str, Any]:
         "ttl_expiry": ev.ttl_expiry,
         "aws_region": ev.aws_region,
     }
+    if ev.undecodable:
+        doc["undecodable_attributes"] = ev.undecodable
+    return doc
 
 
 # Fixed parts of a line, pre-quoted: they repeat across a batch (bounded caches).
@@ -139,12 +143,15 @@ def event_to_line(ev: ChangeEvent) -> str:
     tail = _tail_cache.get((ev.stream_view_type, ev.ttl_expiry, ev.aws_region)) or _tail(ev)
     iso = _iso_cache.get(ev.event_time) or event_time_iso(ev)
     size, created = ev.size_bytes, ev.approximate_creation_time
-    return (
+    line = (
         f'{{"event_id":{_q(ev.event_id)}{head}{variable},'
         f'"sequence_number":{_q(ev.sequence_number)},"event_time":"{iso}",'
         f'"approximate_creation_time":{"null" if created is None else repr(created)},'
         f'"size_bytes":{"null" if size is None else size},{tail}'
     )
+    if ev.undecodable:  # rare: a partially decoded change names what it lacks
+        line = f'{line[:-1]},"undecodable_attributes":{dumps(ev.undecodable)}}}'
+    return line
 
 
 def _names(names: Sequence[str] | None) -> str:

@@ -67,6 +67,10 @@ class ChangeEvent:
     added: tuple[str, ...] | None = None
     removed: tuple[str, ...] | None = None
     changed: tuple[str, ...] | None = None
+    #: A partially decodable change: ``"old_image.Attr"`` (or ``"new_image"`` for a whole
+    #: image) -> why it could not be decoded; those attributes are left out of the images and
+    #: of the diff. None for a change decoded whole (the usual case).
+    undecodable: dict[str, str] | None = None
 
 
 # --- values -------------------------------------------------------------------------------
@@ -286,6 +290,49 @@ def _decode_against(
     return out, tuple(changed)
 
 
+def _decode_partially(
+    event_name: str, raw_old: object, raw_new: object
+) -> tuple[
+    dict[str, JSONValue] | None,
+    dict[str, JSONValue] | None,
+    tuple[str, ...] | None,
+    tuple[str, ...] | None,
+    tuple[str, ...] | None,
+    dict[str, str],
+]:
+    """The images attribute by attribute, leaving out what does not decode; the diff of a
+    MODIFY over the attributes that decoded on both sides. Returns (old, new, added, removed,
+    changed, undecodable)."""
+    bad: dict[str, str] = {}
+    old = _decode_image_partially(raw_old, "old_image", bad)
+    new = _decode_image_partially(raw_new, "new_image", bad)
+    added = removed = changed = None
+    if event_name == "MODIFY" and old is not None and new is not None:
+        unknown = {name.split(".", 1)[1] for name in bad if "." in name}
+        added, removed, changed = diff_images(
+            {k: v for k, v in old.items() if k not in unknown},
+            {k: v for k, v in new.items() if k not in unknown},
+        )
+    return old, new, added, removed, changed, bad
+
+
+def _decode_image_partially(
+    raw: object, field: str, bad: dict[str, str]
+) -> dict[str, JSONValue] | None:
+    if raw is None:
+        return None
+    if type(raw) is not dict:
+        bad[field] = f"must be an object, got {type(raw).__name__}"
+        return None
+    out: dict[str, JSONValue] = {}
+    for name, av in raw.items():
+        try:
+            out[name] = decode_value(av)
+        except DecodeError as exc:
+            bad[f"{field}.{name}"] = str(exc)
+    return out
+
+
 def is_ttl_expiry(record: Mapping[str, Any]) -> bool:
     """True for a REMOVE made by DynamoDB's Time to Live process."""
     uid = record.get("userIdentity")
@@ -391,6 +438,8 @@ def decode_record(record: object, received_at: float | None = None) -> ChangeEve
     raw_old = ddb.get("OldImage")
     # decode_item inlined: same checks in the same order, same messages
     what = "dynamodb.Keys"
+    keys = None
+    undecodable = None
     try:
         if type(raw_keys) is not dict:
             raise _NotAnObject(raw_keys)
@@ -415,12 +464,15 @@ def decode_record(record: object, received_at: float | None = None) -> ChangeEve
             if type(raw_new) is not dict:
                 raise _NotAnObject(raw_new)
             new = _decode_attrs(raw_new)
-    except _NotAnObject as exc:
-        raise DecodeError(f"{what} must be an object, got {exc}") from None
     except DecodeError as exc:
-        if not what:
-            raise
-        raise DecodeError(f"{what}: {exc}") from None
+        if keys is None:  # the keys (or the envelope) are unusable: poison
+            if isinstance(exc, _NotAnObject):
+                raise DecodeError(f"{what} must be an object, got {exc}") from None
+            raise DecodeError(f"{what}: {exc}" if what else str(exc)) from None
+        # An image holds something undecodable: the change is audited with what decodes.
+        old, new, added, removed, changed, undecodable = _decode_partially(
+            event_name, raw_old, raw_new
+        )
     size = ddb.get("SizeBytes")
     if size is not None and type(size) is not int:
         raise DecodeError(f"dynamodb.SizeBytes {size!r:.40} is not an integer")
@@ -448,4 +500,5 @@ def decode_record(record: object, received_at: float | None = None) -> ChangeEve
         added,
         removed,
         changed,
+        undecodable,
     )

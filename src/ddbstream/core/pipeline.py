@@ -10,6 +10,10 @@ Order of work and failure policy:
 1. Decode every record. A record that does not decode (a *poison* record) is written to the
    quarantine sink with the raw record and the error; once quarantined it counts as handled and
    does not block the shard. If the quarantine write fails, the record is a failure.
+   A record whose keys and envelope decode but whose image holds something undecodable is
+   *partially* poison: it goes on through the audit log and notifications with what decodes
+   (its line names the rest in ``undecodable_attributes``), and its raw form is quarantined
+   beside it; a failed quarantine write makes it a failure too.
 2. Write the audit log: one object per partition (table, hour) holding every decoded change.
    A failed write makes every record in that object a failure.
 3. Publish notifications for matching changes *before* the first failure so far (changes after
@@ -121,6 +125,10 @@ def _raw_sequence_number(record: Any) -> str | None:
     return seq if isinstance(seq, str) and seq else None
 
 
+def _named(undecodable: dict[str, str]) -> str:
+    return "; ".join(f"{name} ({why})" for name, why in sorted(undecodable.items()))
+
+
 def _publish(notifier: NotificationSink, chunk: list[Notification]) -> tuple[set[int], str, str]:
     """One PublishBatch call: (indices that failed, why, error text for the log)."""
     try:
@@ -180,6 +188,7 @@ def process_batch(
     reason: list[str | None] = [None] * n
     events: list[tuple[int, ChangeEvent, str]] = []
     poison: list[tuple[int, str]] = []
+    partial: list[tuple[int, str]] = []
     result = BatchResult(outcomes=[], events=[])
     by_event = result.changes_by_event
 
@@ -197,6 +206,8 @@ def process_batch(
             seqs[i] = _raw_sequence_number(rec)
             continue
         seqs[i] = ev.sequence_number
+        if ev.undecodable:  # audited with what decodes; the raw record quarantined beside it
+            partial.append((i, "partially decodable, audited without: " + _named(ev.undecodable)))
         events.append((i, ev, line))
         result.events.append(ev)
         by_event[ev.event_name] += 1
@@ -207,8 +218,9 @@ def process_batch(
         status[i] = "failed"
         reason[i] = why
 
-    # quarantine poison records
-    for i, err in poison:
+    # quarantine poison records, and the raw form of partially decodable ones
+    whole = {i for i, _ in poison}
+    for i, err in sorted(poison + partial):
         if should_stop():
             result.stopped_early = True
             fail(i, "not attempted: invocation running out of time")
@@ -220,8 +232,9 @@ def process_batch(
             fail(i, f"quarantine write failed: {exc}")
             result.errors.append(f"quarantine write {q.key}: {exc}")
             continue
-        status[i] = "quarantined"
-        reason[i] = err
+        if i in whole:  # nothing else to deliver for it
+            status[i] = "quarantined"
+            reason[i] = err
         result.quarantined.append(q)
         result.records_quarantined += 1
 

@@ -60,7 +60,9 @@ def sample_batch() -> list[dict[str, Any]]:
     k3 = {"UserId": "test-user-002", "ActivityId": "session-042"}
     expired = {**k3, "ActivityType": "SESSION", "ExpiresAt": T0 - 1}
     poison = stream_record("INSERT", k1, login, seq=104, ts=T0 + 7)
-    poison["dynamodb"]["NewImage"]["Timestamp"] = {"N": "not-a-number"}
+    # poison as a whole: its key does not decode (an undecodable image value would only be
+    # partial poison: audited without it, the raw record quarantined beside it)
+    poison["dynamodb"]["Keys"]["ActivityId"] = {"N": "not-a-number"}
     return [
         stream_record("INSERT", k1, login, seq=100, ts=T0),
         stream_record("MODIFY", k1, logout, login, seq=101, ts=T0 + 3),
@@ -168,7 +170,7 @@ def _walkthrough(endpoint: str, started: float) -> int:
         keys = d.get("Keys", {})
         who = "/".join(v.get("S", "?") for v in keys.values())
         ttl = " (TTL expiry)" if "userIdentity" in r else ""
-        bad = " <- poison: Timestamp is {'N': 'not-a-number'}" if r is records[4] else ""
+        bad = " <- poison: its key ActivityId is {'N': 'not-a-number'}" if r is records[4] else ""
         print(
             f"  seq {d.get('SequenceNumber', '?').lstrip('0'):>4}  {r['eventName']:<6} {who}"
             f"{ttl}{bad}"
