@@ -224,6 +224,35 @@ def handler(event, context):
     assert any("Task timed out after 1.00 seconds" in e["message"] for e in logs)
 
 
+def test_a_killed_runtime_writes_lambdas_error_lines_to_the_log_group(lab):
+    """The worker killed mid-invocation (the OOM killer, kill -9): Runtime.ExitError in the
+    function's log group, where the function itself could write nothing; the batch is retried."""
+    lab.table()
+    lab.function(
+        """
+import os, signal
+def handler(event, context):
+    record(event)
+    if not os.path.exists(os.environ["RECORD_FILE"] + ".killed"):
+        open(os.environ["RECORD_FILE"] + ".killed", "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+    )
+    lab.put("a")
+    lab.mapping()
+    rt = lab.runtime()
+    assert rt.wait_idle(30)
+    assert [c["keys"] for c in lab.calls()] == [["a"], ["a"]]  # retried in a fresh worker
+    logs = lab.client("logs").filter_log_events(
+        logGroupName=f"/aws/lambda/{lab.function_name}", filterPattern="Runtime.ExitError"
+    )["events"]
+    (event,) = logs
+    assert re.match(
+        r"RequestId: \S+ Error: Runtime exited with error: signal: killed\nRuntime\.ExitError$",
+        event["message"],
+    ), event["message"]
+
+
 def test_partial_batch_response_checkpoints_at_the_lowest_item(lab):
     lab.table()
     lab.function(

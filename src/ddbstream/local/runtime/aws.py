@@ -236,6 +236,10 @@ class Telemetry:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(end))
             msg = f"{stamp}.000Z {rid} Task timed out after {spec.timeout_s:.2f} seconds"
             events.append((end, msg))
+        elif result.error and str(result.error.get("errorType", "")).startswith("Runtime."):
+            # The runtime process died (killed, out of memory, exit()): Lambda writes the error
+            # and its type to the log group, where nothing of the function's own says so.
+            events.append((end, f"{result.error.get('errorMessage')}\n{result.error['errorType']}"))
         events.append((end, f"END RequestId: {rid}"))
         report = (
             f"REPORT RequestId: {rid}\tDuration: {result.duration_ms:.2f} ms\t"

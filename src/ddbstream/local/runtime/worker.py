@@ -165,12 +165,20 @@ class Worker:
                     f.close()
 
     def _exit_error(self, request_id: str) -> dict[str, Any]:
+        """Lambda's error for a runtime process that ended mid-invocation: "exit status N", or
+        "signal: killed" (the wording of Lambda's Go-based init for a process a signal ended)."""
         code = self.proc.poll()
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name.removeprefix("SIG").lower()
+            except ValueError:
+                name = str(-code)
+            how = f"signal: {'killed' if name == 'kill' else name}"
+        else:
+            how = f"exit status {code}"
         return {
             "errorType": "Runtime.ExitError",
-            "errorMessage": (
-                f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
-            ),
+            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {how}",
         }
 
     def _wait_ready(self, logs: list[tuple[float, str]], request_id: str) -> dict[str, Any] | None:
