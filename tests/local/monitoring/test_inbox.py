@@ -1,0 +1,42 @@
+"""The local stack's notification inbox against the in-process emulator: one subscription however
+often it starts, every published message drained into the file as its subscriber got it, the
+queue left empty."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ddbstream.local.monitoring import inbox
+
+
+def test_inbox_drains_the_topic_into_the_file(aws_client: Any, tmp_path: Path) -> None:
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    path = tmp_path / inbox.INBOX_FILE
+    box = inbox.Inbox(aws_client, topic, path, wait_seconds=0)
+    url = box.subscribe()
+    box.subscribe()  # a restarted stack subscribes again: still one subscription
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["Endpoint"].rsplit(":", 1)[-1] for s in subs] == [inbox.QUEUE_NAME]
+
+    for i in range(12):
+        sns.publish(
+            TopicArn=topic,
+            Subject=f"s{i}",
+            Message=f"m{i}",
+            MessageAttributes={"eventName": {"DataType": "String", "StringValue": "INSERT"}},
+        )
+    while box.drain_once():
+        pass
+    got = inbox.read(path)
+    assert sorted(r["Message"] for r in got) == sorted(f"m{i}" for i in range(12))
+    first = got[0]
+    assert first["Type"] == "Notification" and first["TopicArn"] == topic
+    assert first["MessageAttributes"]["eventName"]["Value"] == "INSERT"
+    assert "received" in first and "Timestamp" in first
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "0"
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "0"  # deleted, not just received
+    sqs.delete_queue(QueueUrl=url)  # the session's emulator is shared
