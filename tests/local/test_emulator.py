@@ -103,6 +103,10 @@ def test_writes_to_a_mapped_table_keep_their_stream_records(aws_client) -> None:
         FunctionName=fn["FunctionArn"],
         StartingPosition="TRIM_HORIZON",
     )
+    # listed by the function's name as by its ARN, as Lambda lists them (created with the ARN)
+    for ref in ("emulator-mapped-fn", fn["FunctionArn"]):
+        assert len(lam.list_event_source_mappings(FunctionName=ref)["EventSourceMappings"]) == 1
+    assert lam.list_event_source_mappings(FunctionName="other-fn")["EventSourceMappings"] == []
     for i in range(3):
         ddb.put_item(TableName="emulator-mapped", Item={"pk": {"S": f"k{i}"}})
 

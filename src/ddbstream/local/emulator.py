@@ -18,9 +18,6 @@ Every change this project makes to moto's behaviour lives here, applied by :func
 * DynamoDB stream records get an ``eventID`` derived from the table, the stream and the sequence
   number instead of a random one, so a crash recovery's replay reproduces them (see
   :func:`_deterministic_stream_event_ids`).
-
-The server itself is werkzeug's threaded server around moto's WSGI application behind the
-write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only unless told.
 * CloudWatch: alarms start in INSUFFICIENT_DATA and keep their state when updated, a change of
   state publishes CloudWatch's notification to the alarm's SNS actions, DescribeAlarmHistory
   answers, and EMF documents in Lambda log groups become metrics (the patch lives with the rest
@@ -32,6 +29,12 @@ write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only
 * A function's ``LoggingConfig`` (log format, levels, group) is kept and returned, as Lambda
   does; moto drops it, and Terraform would then plan to set it again on every apply (see
   :func:`_keep_lambda_logging_config`).
+* ``ListEventSourceMappings`` filters by the function however it is named (name, ARN, partial
+  ARN), as Lambda does; moto compared the text the mapping was created with (see
+  :func:`_mappings_listed_by_function_name`).
+
+The server itself is werkzeug's threaded server around moto's WSGI application behind the
+write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only unless told.
 """
 
 from __future__ import annotations
@@ -100,9 +103,47 @@ def patch_moto() -> None:
     _stream_errors_as_on_aws()
     _keep_lambda_logging_config()
     _deterministic_stream_event_ids()
+    _mappings_listed_by_function_name()
     from ddbstream.local.monitoring import cloudwatch
 
     cloudwatch.install()
+
+
+_mappings_lock = threading.Lock()
+_mappings_patched = False
+
+
+def _function_key(ref: str) -> tuple[str, str | None]:
+    """(name, qualifier) of a function name, ARN or partial ARN (``[ACCOUNT:]function:NAME``)."""
+    parts = ref.split(":")
+    if "function" in parts:
+        i = parts.index("function")
+        return parts[i + 1], (parts[i + 2] if len(parts) > i + 2 else None)
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+def _mappings_listed_by_function_name() -> None:
+    """``ListEventSourceMappings(FunctionName=...)`` takes a name, an ARN or a partial ARN, as
+    Lambda does. moto compares the text given when the mapping was created (Terraform gives the
+    ARN), so the seed README's ``aws lambda list-event-source-mappings --function-name NAME``
+    listed nothing."""
+    global _mappings_patched
+    with _mappings_lock:
+        if _mappings_patched:
+            return
+        from moto.awslambda import models as lambda_models
+
+        original = lambda_models.LambdaBackend.list_event_source_mappings
+
+        def list_event_source_mappings(self: Any, event_source_arn: str, function_name: str) -> Any:
+            found = original(self, event_source_arn, None)
+            if not function_name:
+                return found
+            wanted = _function_key(function_name)
+            return [m for m in found if _function_key(str(m.function_name)) == wanted]
+
+        lambda_models.LambdaBackend.list_event_source_mappings = list_event_source_mappings  # type: ignore[method-assign]
+        _mappings_patched = True
 
 
 _event_id_lock = threading.Lock()
