@@ -328,7 +328,7 @@ def test_log_level_warning_drops_the_processing_lines(stack: Stack, monkeypatch,
 
 
 def test_a_larger_batch_publishes_every_notification_once(stack: Stack) -> None:
-    # 25 changes: 3 PublishBatch calls, sent concurrently (SNS_PUBLISH_CONCURRENCY default 4)
+    # 25 changes: 3 PublishBatch calls, sent concurrently (SNS_PUBLISH_CONCURRENCY default 10)
     records = [
         stream_record(
             "INSERT",

@@ -24,7 +24,7 @@ def test_only_the_two_seed_variables_are_needed():
     assert s.time_safety_margin_ms == 3000
     assert s.function_name == "ddbstream"
     assert s.fifo_topic is False
-    assert s.publish_concurrency == 4
+    assert s.publish_concurrency == 10
     assert s.service_name == "ddbstream"
     assert s.metrics_service_dimension is True
 

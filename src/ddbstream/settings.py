@@ -34,7 +34,7 @@ DEFAULTS = {
     "METRICS_NAMESPACE": "DDBStream",
     "LOG_LEVEL": "INFO",
     "TIME_SAFETY_MARGIN_MS": "3000",
-    "SNS_PUBLISH_CONCURRENCY": "4",
+    "SNS_PUBLISH_CONCURRENCY": "10",
     "POWERTOOLS_SERVICE_NAME": "ddbstream",
     "METRICS_SERVICE_DIMENSION": "true",
 }
@@ -64,7 +64,7 @@ class Settings:
     time_safety_margin_ms: int = 3000
     function_name: str = "ddbstream"
     audit_kms_key_id: str | None = field(default=None)
-    publish_concurrency: int = 4
+    publish_concurrency: int = 10
     service_name: str = "ddbstream"
     metrics_service_dimension: bool = True
 
@@ -182,7 +182,7 @@ class Settings:
             )
 
         conc_text = get("SNS_PUBLISH_CONCURRENCY", DEFAULTS["SNS_PUBLISH_CONCURRENCY"])
-        concurrency = 4
+        concurrency = 10
         try:
             concurrency = int(conc_text)
             if not 1 <= concurrency <= 10:

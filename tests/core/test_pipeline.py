@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from ddbstream.core.audit import read_audit_body
 from ddbstream.core.pipeline import PipelineConfig, process_batch
@@ -224,13 +225,46 @@ def test_concurrent_publishing_sends_every_notification_once():
     assert notifier.calls == 10
 
 
-def test_concurrent_publishing_stops_after_the_wave_with_a_failure():
+def test_concurrent_publishing_stops_within_the_window_of_a_failure():
     recs = [good(i) for i in range(95)]
     notifier = MemoryNotifier(fail_entry=lambda n: n.index == 25)
     result, _, notifier, _ = run(recs, PipelineConfig(publish_concurrency=4), notifier=notifier)
     assert result.failures == [seq(i) for i in range(25, 95)]
-    assert notifier.calls == 4  # the first wave (chunks 0-3), nothing after it
+    # chunk 2 (20-29) failed; chunk k goes out only once chunk k-4 is done: at most chunks 3-5
+    # were in flight with it, nothing after them
+    assert 3 <= notifier.calls <= 6
+    assert max(n.index for n in notifier.sent) < 60
     assert all(o.status == "delivered" for o in result.outcomes[:25])
+
+
+class _SlowFirstCall(MemoryNotifier):
+    """The call holding change 0 answers after the others: records how many calls had started
+    by the time it answered."""
+
+    started_when_first_answered: int = -1
+
+    def publish(self, batch):  # type: ignore[no-untyped-def]
+        if batch[0].index == 0:
+            time.sleep(0.3)
+            self.started_when_first_answered = self.calls + 1
+        return super().publish(batch)
+
+
+def test_the_window_slides_over_the_oldest_unfinished_call():
+    recs = [good(i) for i in range(95)]
+    notifier = _SlowFirstCall()
+    result, _, notifier, _ = run(recs, PipelineConfig(publish_concurrency=4), notifier=notifier)
+    assert result.failures == [] and notifier.calls == 10
+    # chunks 1-3 answered long before chunk 0, yet chunk 4 waited for it: 4 calls at most
+    assert notifier.started_when_first_answered <= 4
+
+
+def test_audit_failure_publishes_nothing_even_though_messages_were_built_meanwhile():
+    recs = [good(i) for i in range(30)]
+    audit = MemoryAudit(fail=lambda o: True)
+    result, _, notifier, _ = run(recs, PipelineConfig(publish_concurrency=4), audit=audit)
+    assert notifier.calls == 0 and result.notifications == []
+    assert result.failures == [seq(i) for i in range(30)]
 
 
 def test_fifo_topic_publishes_one_call_at_a_time_in_order():

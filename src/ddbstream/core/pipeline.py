@@ -14,12 +14,15 @@ Order of work and failure policy:
    *partially* poison: it goes on through the audit log and notifications with what decodes
    (its line names the rest in ``undecodable_attributes``), and its raw form is quarantined
    beside it; a failed quarantine write makes it a failure too.
-2. Write the audit log: one object per partition (table, hour) holding every decoded change.
-   A failed write makes every record in that object a failure.
-3. Publish notifications for matching changes *before* the first failure so far (changes after
-   it will be delivered again by the retry, so publishing them now would only duplicate), in
-   PublishBatch chunks of up to 10, ``publish_concurrency`` calls at a time (one at a time for a
-   FIFO topic, whose order matters), stopping after the first wave with a failure.
+2. Write the audit log: one object per partition (table, hour) holding every decoded change,
+   the PUTs in flight together (in the background: the notification messages are built
+   meanwhile). A failed write makes every record in that object a failure.
+3. Once every audit write has answered, publish notifications for matching changes *before*
+   the first failure so far (changes after it will be delivered again by the retry, so
+   publishing them now would only duplicate), in PublishBatch chunks of up to 10, with up to
+   ``publish_concurrency`` calls in flight (a window sliding over the oldest unfinished call;
+   one at a time for a FIFO topic, whose order matters). After a failed call nothing new is
+   sent: at most ``publish_concurrency - 1`` chunks after it were in flight and delivered.
 4. ``failures``: the sequence numbers of every record from the first one whose effects were not
    all delivered, in stream order. Lambda checkpoints before the lowest and retries from there.
 
@@ -33,7 +36,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -137,6 +140,76 @@ def _publish(notifier: NotificationSink, chunk: list[Notification]) -> tuple[set
         return {m.index for m in chunk}, f"notification failed: {exc}", f"publish: {exc}"
 
 
+def _write_audit(
+    audit: AuditSink, obj: AuditObject, should_stop: Callable[[], bool]
+) -> tuple[bool, str | None]:
+    """One audit PUT: (attempted, error or None)."""
+    if should_stop():
+        return False, None
+    try:
+        audit.write(obj)
+    except Exception as exc:
+        return True, str(exc)
+    return True, None
+
+
+def _publish_all(
+    chunks: list[list[Notification]],
+    notifier: NotificationSink,
+    width: int,
+    pool: ThreadPoolExecutor | None,
+    should_stop: Callable[[], bool],
+    result: BatchResult,
+    fail: Callable[[int, str], None],
+) -> None:
+    """PublishBatch calls in stream order, up to ``width`` in flight: chunk k is sent once chunk
+    k - width has completed (a window sliding over the oldest unfinished call, not waves, so a
+    call's CPU overlaps the others' waiting). After a failure nothing new is sent: the calls
+    already in flight finish, so at most ``width - 1`` chunks after the failed one are delivered
+    (and sent again by the retry)."""
+    futures: list[Future[tuple[set[int], str, str]]] = []
+    done_upto = 0  # chunks[:done_upto] completed and accounted
+    stop = False
+    for k, chunk in enumerate(chunks):
+        while k - done_upto >= width or (stop and done_upto < len(futures)):
+            stop = _account(chunks[done_upto], futures[done_upto].result(), result, fail) or stop
+            done_upto += 1
+        if stop:
+            break
+        if should_stop():
+            result.stopped_early = True
+            for rest in chunks[k:]:
+                for m in rest:
+                    fail(m.index, "not attempted: invocation running out of time")
+            break
+        if pool is None or width == 1:
+            done: Future[tuple[set[int], str, str]] = Future()
+            done.set_result(_publish(notifier, chunk))
+            futures.append(done)
+        else:
+            futures.append(pool.submit(_publish, notifier, chunk))
+    while done_upto < len(futures):
+        _account(chunks[done_upto], futures[done_upto].result(), result, fail)
+        done_upto += 1
+
+
+def _account(
+    chunk: list[Notification],
+    outcome: tuple[set[int], str, str],
+    result: BatchResult,
+    fail: Callable[[int, str], None],
+) -> bool:
+    """Record one call's outcome; True if any of its messages failed."""
+    failed, why, error = outcome
+    if error:
+        result.errors.append(error)
+    result.notifications_sent += sum(1 for m in chunk if m.index not in failed)
+    for m in chunk:
+        if m.index in failed:
+            fail(m.index, why)
+    return bool(failed)
+
+
 def build_quarantine_object(prefix: str, index: int, record: Any, error: str) -> QuarantineObject:
     """Raw record plus error, keyed by the record's content (a retry overwrites, no duplicate)."""
     try:
@@ -238,70 +311,47 @@ def process_batch(
         result.quarantined.append(q)
         result.records_quarantined += 1
 
-    # 2. audit log
+    # 2. audit log, 3a. notifications built while the audit PUTs are in flight (CPU next to the
+    # wait; nothing is published before the audit log's outcome is known)
     objects = build_audit_objects(config.audit_prefix, events)
     result.audit_objects = objects
-    for obj in objects:
-        if should_stop():
-            result.stopped_early = True
-            for i in obj.indices:
-                fail(i, "not attempted: invocation running out of time")
-            continue
-        try:
-            audit.write(obj)
-        except Exception as exc:
-            result.errors.append(f"audit write {obj.key}: {exc}")
-            for i in obj.indices:
-                fail(i, f"audit write failed: {exc}")
-            continue
-        result.audit_objects_written += 1
-        result.audit_keys_written.append(obj.key)
-
-    # 3. notifications, for changes before the first failure so far
-    cut = next((i for i in range(n) if status[i] == "failed"), n)
-    pending: list[Notification] = []
-    for i, ev, line in events:
-        if i >= cut:
-            break
-        matched = config.rules.match(ev)
-        if matched:
-            pending.append(
-                build_notification(
-                    i, ev, matched, config.notification_attributes, line, config.fifo_topic
-                )
-            )
-    result.notifications = pending
-    chunks = list(chunk_notifications(pending))
     width = 1 if config.fifo_topic else max(1, config.publish_concurrency)
-    pool = (
-        ThreadPoolExecutor(max_workers=min(width, len(chunks)))
-        if width > 1 and len(chunks) > 1
-        else None
-    )
+    pool = ThreadPoolExecutor(max_workers=width) if width > 1 or objects else None
     try:
-        for start in range(0, len(chunks), width):
-            if should_stop():
+        written = (
+            [pool.submit(_write_audit, audit, obj, should_stop) for obj in objects] if pool else []
+        )
+        candidates: list[Notification] = []
+        for i, ev, line in events:
+            matched = config.rules.match(ev)
+            if matched:
+                candidates.append(
+                    build_notification(
+                        i, ev, matched, config.notification_attributes, line, config.fifo_topic
+                    )
+                )
+        for obj, future in zip(objects, written, strict=True):
+            attempted, error = future.result()
+            if attempted and error is None:
+                result.audit_objects_written += 1
+                result.audit_keys_written.append(obj.key)
+                continue
+            if not attempted:
                 result.stopped_early = True
-                for rest in chunks[start:]:
-                    for m in rest:
-                        fail(m.index, "not attempted: invocation running out of time")
-                break
-            wave = chunks[start : start + width]
-            if pool is None:
-                outcomes = [_publish(notifier, chunk) for chunk in wave]
+                why = "not attempted: invocation running out of time"
             else:
-                outcomes = list(pool.map(lambda c: _publish(notifier, c), wave))
-            stop = False
-            for chunk, (failed, why, error) in zip(wave, outcomes, strict=True):
-                if error:
-                    result.errors.append(error)
-                result.notifications_sent += sum(1 for m in chunk if m.index not in failed)
-                for m in chunk:
-                    if m.index in failed:
-                        fail(m.index, why)
-                stop = stop or bool(failed)
-            if stop:
-                break  # later changes will be retried from the first failure: don't duplicate
+                result.errors.append(f"audit write {obj.key}: {error}")
+                why = f"audit write failed: {error}"
+            for i in obj.indices:
+                fail(i, why)
+
+        # 3b. publish, for changes before the first failure so far
+        cut = next((i for i in range(n) if status[i] == "failed"), n)
+        pending = [m for m in candidates if m.index < cut]
+        result.notifications = pending
+        _publish_all(
+            list(chunk_notifications(pending)), notifier, width, pool, should_stop, result, fail
+        )
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
