@@ -116,3 +116,74 @@ def seed_runs(model: LatencyModel, records: list[dict[str, Any]], runs: int) -> 
 def summary(runs: list[Run]) -> tuple[float, float]:
     rates = [r.rate for r in runs]
     return max(rates), statistics.median(rates)
+
+
+@dataclass
+class LatencyFigures:
+    """What the latency section measured (the cost model prices it)."""
+
+    s3_ms: float
+    sns_ms: float
+    design: dict[int, list[Run]]
+    seed: dict[int, list[Run]]
+
+
+def section(
+    s3_ms: float, sns_ms: float, runs: int, sizes: tuple[int, ...], seed_full: bool
+) -> LatencyFigures:
+    from batch import make_batch
+
+    model = LatencyModel(s3_ms, sns_ms)
+    design: dict[int, list[Run]] = {}
+    seed: dict[int, list[Run]] = {}
+    for n in sizes:
+        records = make_batch(n)
+        design[n] = design_runs(model, records, runs)
+        # the seed-style handler's time per change does not depend on the batch size: 1,000
+        # changes take 40 s+ per run, so it runs on the first 100 unless --seed-full
+        seed_n = n if seed_full or n <= 100 else 100
+        seed[n] = seed_runs(model, records[:seed_n], 1 if seed_n > 100 else max(1, runs // 3))
+    print(
+        f"Latency model: S3 PutObject {s3_ms:g} ms, SNS Publish/PublishBatch {sns_ms:g} ms per "
+        "call (stubbed boto3 clients: botocore's serialisation, signing and parsing count)"
+    )
+    print("  changes/s per shard lane (best / median), warm invocations:")
+    print(
+        f"  {'batch':>6}  {'ddbstream':>17}  {'seed-style':>15}  {'ratio':>6}  "
+        f"{'ddbstream calls':<24} {'CPU ms':>7} {'wall ms':>8}  max in flight"
+    )
+    for n in sizes:
+        d_best, d_med = summary(design[n])
+        s_best, s_med = summary(seed[n])
+        r = min(design[n], key=lambda x: x.wall_s)
+        calls = ", ".join(f"{v} {k}" for k, v in sorted(r.calls.items()))
+        seed_note = "" if seed[n][0].changes == n else f" (on {seed[n][0].changes})"
+        print(
+            f"  {n:>6,}  {d_best:>8,.0f} / {d_med:>6,.0f}  {s_best:>6,.1f} / {s_med:>6,.1f}  "
+            f"{d_best / s_best:>5.0f}x  {calls:<24} {r.cpu_s * 1000:>7.0f} {r.wall_s * 1000:>8.0f}"
+            f"  {r.max_in_flight}{seed_note}"
+        )
+    big = max(sizes)
+    d_best, _ = summary(design[big])
+    s_best, _ = summary(seed[big])
+    r = min(design[big], key=lambda x: x.wall_s)
+    waits = (
+        s3_ms + -(-r.calls.get("PublishBatch", 0) // 10) * sns_ms  # ceil(calls / 10 in flight)
+    )
+    print(
+        f"  target at {big:,}-change batches: >= 2,000 changes/s per lane, about 80x the "
+        f"seed-style design: {d_best:,.0f}/s, {d_best / s_best:.0f}x"
+    )
+    print(
+        f"  where the time goes ({big:,} changes, best run): wall {r.wall_s * 1000:.0f} ms = "
+        f"modelled waiting on the critical path >= {waits:.0f} ms (1 PUT, then "
+        f"{r.calls.get('PublishBatch', 0)} PublishBatch 10 in flight) + CPU not overlapped; "
+        f"CPU {r.cpu_s * 1000:.0f} ms ({r.cpu_s / r.changes * 1e6:.0f} us per change, most of "
+        "it botocore building and signing PublishBatch requests)"
+    )
+    s = seed[big][0]
+    print(
+        f"  seed-style: {s.wall_s / s.changes * 1000:.1f} ms per change = "
+        f"{s3_ms + sns_ms:g} ms modelled waiting + {s.cpu_s / s.changes * 1000:.1f} ms CPU"
+    )
+    return LatencyFigures(s3_ms, sns_ms, design, seed)

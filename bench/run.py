@@ -14,13 +14,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
 import statistics
 import sys
 import time
 from typing import Any
 
+import coldstart
+import cost
+import latency
 from batch import N, make_batch
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -81,8 +86,7 @@ def decode_only(records: list[dict[str, Any]]) -> int:
     return sum(1 for r in records if decode_record(r))
 
 
-def main() -> int:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+def core_section(runs: int) -> None:
     records = make_batch()
     # warm up (caches, imports)
     baseline(records)
@@ -132,8 +136,7 @@ def main() -> int:
     raw = sum(len(o.body) for o in audit.objects.values())
     lines = sum(o.line_count for o in audit.objects.values())
 
-    print(f"ddbstream bench · Python {platform.python_version()} · {N:,}-change batch")
-    print()
+    print(f"Core CPU, {N:,}-change batch, in-memory sinks")
     rows = [
         ("A  audit path: decode, diff, rules, NDJSON, gzip", audit_best, audit_med),
         ("B  whole batch: A + a notification message per change", pipe_best, pipe_med),
@@ -166,6 +169,59 @@ def main() -> int:
         f"Audit log: {lines} lines in {len(audit.objects)} object(s), {raw:,} bytes gzip "
         f"({raw / lines:.0f} bytes per change)"
     )
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(x.split(":", 1)[1].strip() for x in f if x.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{cpu}, {os.cpu_count()} cores, load average {load:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="ddbstream's benchmark (make bench): figures next to baselines measured in "
+        "the same run; nothing is asserted on time.",
+    )
+    ap.add_argument("--runs", type=int, default=15, help="core CPU runs (default 15)")
+    ap.add_argument("--latency-runs", type=int, default=5, help="latency-model runs per size")
+    ap.add_argument("--s3-ms", type=float, default=25.0, help="modelled S3 PutObject latency")
+    ap.add_argument("--sns-ms", type=float, default=15.0, help="modelled SNS call latency")
+    ap.add_argument("--batch-size", type=int, default=100, help="for the cost model (default 100)")
+    ap.add_argument("--memory-mb", type=int, default=256, help="for the cost model (default 256)")
+    ap.add_argument(
+        "--seed-full",
+        action="store_true",
+        help="run the seed-style handler on the 1,000-change batch too (40 s+ per run)",
+    )
+    ap.add_argument(
+        "--only",
+        choices=["core", "latency", "cost", "coldstart"],
+        action="append",
+        help="run only these sections (repeatable; cost implies latency)",
+    )
+    args = ap.parse_args(argv)
+    only = set(args.only or ["core", "latency", "cost", "coldstart"])
+    print(f"ddbstream bench · Python {platform.python_version()} · {machine()}")
+    print()
+    if "core" in only:
+        core_section(args.runs)
+        print()
+    lat = None
+    if only & {"latency", "cost"}:
+        sizes = tuple(sorted({100, 1000, args.batch_size}))
+        lat = latency.section(args.s3_ms, args.sns_ms, args.latency_runs, sizes, args.seed_full)
+        print()
+    if "cost" in only and lat is not None:
+        cost.section(lat, args.batch_size, args.memory_mb)
+        print()
+    if "coldstart" in only:
+        coldstart.section(args.s3_ms, args.sns_ms)
     return 0
 
 

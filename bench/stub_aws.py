@@ -20,6 +20,7 @@ in ``LatencyModel.violations`` and answered with a 400, which botocore raises as
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -34,6 +35,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
 MAX_SNS_PAYLOAD = 256 * 1024
+_RUN = uuid.uuid4().hex[:12]
+_counter = itertools.count()  # next() on a count is atomic: unique ids across threads
+
+
+def _next_id() -> str:
+    return f"{_RUN}-{next(_counter):012d}"
 
 
 class _Raw:
@@ -230,20 +237,20 @@ def _check_publish_batch(p: dict[str, Any]) -> str:
 def _publish_response() -> bytes:
     return (
         '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>'
-        f"<MessageId>{uuid.uuid4()}</MessageId></PublishResult>"
-        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        f"<MessageId>{_next_id()}</MessageId></PublishResult>"
+        f"<ResponseMetadata><RequestId>{_next_id()}</RequestId></ResponseMetadata>"
         "</PublishResponse>"
     ).encode()
 
 
 def _publish_batch_response(ids: list[str]) -> bytes:
     members = "".join(
-        f"<member><Id>{i}</Id><MessageId>{uuid.uuid4()}</MessageId></member>" for i in ids
+        f"<member><Id>{i}</Id><MessageId>{_next_id()}</MessageId></member>" for i in ids
     )
     return (
         '<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
         f"<PublishBatchResult><Successful>{members}</Successful><Failed/></PublishBatchResult>"
-        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        f"<ResponseMetadata><RequestId>{_next_id()}</RequestId></ResponseMetadata>"
         "</PublishBatchResponse>"
     ).encode()
 
