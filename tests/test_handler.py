@@ -483,3 +483,49 @@ def test_service_dimension_can_be_switched_off(stack: Stack, monkeypatch, capsys
     dimension_sets = [s for d in emf for s in d["_aws"]["CloudWatchMetrics"][0]["Dimensions"]]
     assert not any("service" in s for s in dimension_sets)
     assert ["function_name"] in dimension_sets  # ColdStart, by function only
+
+
+# What the Lambda runtime provides: the standard library, boto3 and botocore with the packages
+# they depend on (as AWS ships them in the Python runtimes); certifi is botocore's optional CA
+# bundle, imported when present.
+BOTO = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "certifi"}
+LAMBDA_PACKAGE = ("ddbstream", "ddbstream.handler", "ddbstream.settings", "ddbstream.log")
+
+
+def test_importing_the_handler_pulls_in_only_the_standard_library_and_boto() -> None:
+    """A cold start imports nothing the Lambda runtime lacks: the handler module needs only the
+    standard library (boto3 comes with the first invocation's clients), the adapters only boto3
+    and botocore; nothing from the CLI, the local stack or the test helpers."""
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "before = set(sys.modules)  # the interpreter's own start-up (site, .pth hooks)\n"
+        "import ddbstream.handler\n"
+        "a = sorted(set(sys.modules) - before)\n"
+        "from ddbstream.adapters import aws, s3, sns\n"
+        "aws.client('s3', region_name='us-east-1')\n"
+        "print(json.dumps([a, sorted(set(sys.modules) - before)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    at_import, with_clients = json.loads(out.strip().splitlines()[-1])
+
+    def outside(modules: list[str], allowed: set[str]) -> list[str]:
+        return [
+            m
+            for m in modules
+            if (m.split(".")[0] not in allowed and not m.startswith("__"))  # __mp_main__ alias
+            or (
+                m.startswith("ddbstream.")
+                and not m.startswith(("ddbstream.core", "ddbstream.adapters"))
+                and m not in LAMBDA_PACKAGE
+            )
+        ]
+
+    stdlib = set(sys.stdlib_module_names) | {"ddbstream"}
+    assert outside(at_import, stdlib) == []
+    assert not any(m.split(".")[0] in BOTO for m in at_import)  # boto3 waits for a client
+    assert outside(with_clients, stdlib | BOTO) == []
