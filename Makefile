@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint fmt demo bench package clean tf-check checkov
+.PHONY: venv test lint fmt demo bench bench-e2e package clean tf-check checkov
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,9 @@ demo: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+bench-e2e: venv
+	$(BIN)/python bench/run.py --only e2e
 
 package: venv
 	$(BIN)/ddbstream package

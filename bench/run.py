@@ -21,10 +21,12 @@ import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import coldstart
 import cost
+import e2e
 import latency
 from batch import N, make_batch
 from boto3.dynamodb.types import TypeDeserializer
@@ -201,10 +203,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--only",
-        choices=["core", "latency", "cost", "coldstart"],
+        choices=["core", "latency", "cost", "coldstart", "e2e"],
         action="append",
-        help="run only these sections (repeatable; cost implies latency)",
+        help="run only these sections (repeatable; cost implies latency; e2e, on the local "
+        "stack, runs only when named: make bench-e2e)",
     )
+    ap.add_argument("--state-dir", type=Path, help="e2e: a running local stack to use")
+    ap.add_argument("--e2e-rate", type=float, default=100.0, help="e2e: puts per second")
+    ap.add_argument("--e2e-seconds", type=float, default=20.0, help="e2e: seconds of puts")
+    ap.add_argument("--backlog", type=int, default=1000, help="e2e: changes to drain")
     args = ap.parse_args(argv)
     only = set(args.only or ["core", "latency", "cost", "coldstart"])
     print(f"ddbstream bench · Python {platform.python_version()} · {machine()}")
@@ -222,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if "coldstart" in only:
         coldstart.section(args.s3_ms, args.sns_ms)
+        print()
+    if args.only and "e2e" in only:
+        e2e.section(args.state_dir, args.e2e_rate, args.e2e_seconds, args.backlog)
     return 0
 
 

@@ -1,0 +1,296 @@
+"""End to end on the local stack: put -> audit object latency, and the drain of a backlog.
+
+Runs against a local stack (``ddbstream up``; started here in a state directory of its own
+unless ``--state-dir`` names a running one) with the Terraform defaults the local stack uses
+(batch size 100, batching window 1 s):
+
+1. **Latency**: items put at a steady rate (default 100/s for 20 s); the audit log is polled
+   every 50 ms and each change's latency is the time from its put to the first poll that finds
+   its line (so it includes up to 50 ms of polling).
+2. **Drain**: the event source mapping is disabled, a backlog is written (default 1,000 items),
+   the mapping is enabled, and the time until the last change is in the audit log gives the
+   rate. Then the same with the seed-style handler (``seed_handler.py`` deployed as the
+   function's code with ``update-function-code``, the configuration untouched), counting its
+   per-change audit objects; the function's own code is put back afterwards.
+
+For each drain, the runtime's ``REPORT`` lines of those invocations give the time spent inside
+the handler, so the rest (polling, batching window, the runtime, the emulator answering the
+stream reads) is what the handler does not control.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from ddbstream import packaging
+from ddbstream.local import clients, stack
+
+HERE = Path(__file__).resolve().parent
+REPORT = re.compile(r"REPORT RequestId: \S+\tDuration: ([0-9.]+) ms")
+
+
+class Stack:
+    def __init__(self, state_dir: Path, started_here: bool) -> None:
+        self.state_dir = state_dir
+        self.started_here = started_here
+        state = stack.find_running(state_dir)
+        if state is None:
+            raise SystemExit(f"no running local stack in {state_dir}")
+        self.endpoint = str(state["endpoint"])
+        self.out = stack.output_values(state_dir)
+        self.ddb = clients.client("dynamodb", self.endpoint)
+        self.s3 = clients.client("s3", self.endpoint)
+        self.lam = clients.client("lambda", self.endpoint)
+        self.logs = clients.client("logs", self.endpoint)
+        self.table = self.out["dynamodb_table_name"]
+        self.bucket = self.out["s3_bucket_name"]
+        self.function = self.out["lambda_function_name"]
+        self.mapping = self.out["event_source_mapping_uuid"]
+
+    @classmethod
+    def up(cls, state_dir: Path | None) -> Stack:
+        if state_dir is not None and stack.find_running(state_dir) is not None:
+            return cls(state_dir, started_here=False)
+        state_dir = state_dir or Path(tempfile.mkdtemp(prefix="ddbstream-bench-"))
+        t0 = time.monotonic()
+        print(f"  starting a local stack in {state_dir} (terraform apply: a minute or two) ...")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ddbstream.cli",
+                "up",
+                "--detach",
+                "--state-dir",
+                str(state_dir),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        print(f"  up in {time.monotonic() - t0:.0f} s")
+        return cls(state_dir, started_here=True)
+
+    def down(self) -> None:
+        if self.started_here:
+            subprocess.run(
+                [sys.executable, "-m", "ddbstream.cli", "down", "--state-dir", str(self.state_dir)],
+                capture_output=True,
+                timeout=300,
+            )
+
+    # -- writing and watching ---------------------------------------------------------------
+
+    def put(self, user: str, activity: str) -> None:
+        self.ddb.put_item(
+            TableName=self.table,
+            Item={
+                "UserId": {"S": user},
+                "ActivityId": {"S": activity},
+                "ActivityType": {"S": "VIEW"},
+                "Timestamp": {"N": str(int(time.time()))},
+            },
+        )
+
+    def put_many(self, user: str, activities: list[str]) -> None:
+        for i in range(0, len(activities), 25):
+            items = [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "UserId": {"S": user},
+                            "ActivityId": {"S": a},
+                            "ActivityType": {"S": "VIEW"},
+                            "Timestamp": {"N": str(int(time.time()))},
+                        }
+                    }
+                }
+                for a in activities[i : i + 25]
+            ]
+            self.ddb.batch_write_item(RequestItems={self.table: items})
+
+    def keys(self, prefix: str) -> set[str]:
+        found: set[str] = set()
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            found.update(o["Key"] for o in page.get("Contents", []))
+        return found
+
+    def audit_lines(self, key: str) -> list[dict[str, Any]]:
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return [json.loads(x) for x in gzip.decompress(body).decode().splitlines()]
+
+    def set_mapping(self, enabled: bool) -> None:
+        self.lam.update_event_source_mapping(UUID=self.mapping, Enabled=enabled)
+
+    def handler_ms(self, since_ms: int) -> list[float]:
+        """Durations of the invocations since ``since_ms``, from the runtime's REPORT lines."""
+        group = f"/aws/lambda/{self.function}"
+        found: list[float] = []
+        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": since_ms}
+        while True:
+            resp = self.logs.filter_log_events(**kwargs, filterPattern="REPORT")
+            found += [
+                float(m.group(1)) for e in resp["events"] if (m := REPORT.search(e["message"]))
+            ]
+            if not resp.get("nextToken"):
+                return found
+            kwargs["nextToken"] = resp["nextToken"]
+
+
+class Watcher(threading.Thread):
+    """Polls the audit log every 50 ms and notes when each of a user's changes first appears."""
+
+    def __init__(self, st: Stack, user: str, prefix: str = "audit-logs/table=") -> None:
+        super().__init__(daemon=True)
+        self.st, self.user, self.prefix = st, user, prefix
+        self.seen: dict[str, float] = {}
+        self.known = st.keys(prefix)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            now = time.time()
+            new = self.st.keys(self.prefix) - self.known
+            for key in new:
+                for line in self.st.audit_lines(key):
+                    if line["keys"].get("UserId") == self.user:
+                        self.seen.setdefault(line["keys"]["ActivityId"], now)
+            self.known |= new
+            time.sleep(0.05)
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def latency(st: Stack, rate: float, seconds: float) -> dict[str, float]:
+    user = f"bench-lat-{uuid.uuid4().hex[:8]}"
+    w = Watcher(st, user)
+    w.start()
+    put_at: dict[str, float] = {}
+    n = int(rate * seconds)
+    t0 = time.time()
+    for i in range(n):
+        due = t0 + i / rate
+        if (wait := due - time.time()) > 0:
+            time.sleep(wait)
+        aid = f"lat-{i:06d}"
+        st.put(user, aid)
+        put_at[aid] = time.time()
+    achieved = n / (time.time() - t0)
+    deadline = time.time() + 60
+    while len(w.seen) < n and time.time() < deadline:
+        time.sleep(0.1)
+    w.stop.set()
+    w.join()
+    lat = [w.seen[a] - put_at[a] for a in put_at if a in w.seen]
+    return {
+        "n": n,
+        "found": len(lat),
+        "rate": achieved,
+        "p50": _pct(lat, 50),
+        "p95": _pct(lat, 95),
+        "p99": _pct(lat, 99),
+        "max": max(lat) if lat else float("nan"),
+    }
+
+
+def drain(st: Stack, backlog: int, seed: bool) -> dict[str, float]:
+    user = f"bench-drain-{uuid.uuid4().hex[:8]}"
+    activities = [f"drain-{i:06d}" for i in range(backlog)]
+    st.set_mapping(False)
+    time.sleep(3)  # the runtime reads the mapping's state about once a second
+    seed_prefix = "audit-logs/" + time.strftime("%Y/", time.gmtime())
+    before = st.keys(seed_prefix) if seed else set()
+    w = None if seed else Watcher(st, user)
+    st.put_many(user, activities)
+    since_ms = int(time.time() * 1000)
+    t0 = time.time()
+    st.set_mapping(True)
+    if w is not None:
+        w.start()
+    deadline = t0 + 600
+    done_at = float("nan")
+    while time.time() < deadline:
+        if seed:
+            if len(st.keys(seed_prefix) - before) >= backlog:
+                done_at = time.time()
+                break
+            time.sleep(0.25)
+        else:
+            if len(w.seen) >= backlog:  # type: ignore[union-attr]
+                done_at = max(w.seen.values())  # type: ignore[union-attr]
+                break
+            time.sleep(0.1)
+    if w is not None:
+        w.stop.set()
+        w.join()
+    took = done_at - t0
+    time.sleep(1.5)  # the last REPORT lines
+    inside = st.handler_ms(since_ms)
+    return {
+        "seconds": took,
+        "rate": backlog / took,
+        "invocations": len(inside),
+        "handler_s": sum(inside) / 1000,
+    }
+
+
+def seed_zip() -> bytes:
+    """``seed_handler.py`` as ``ddbstream/handler.py``: the function's handler setting
+    (``ddbstream.handler.lambda_handler``) stays as Terraform set it."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ddbstream/__init__.py", "")
+        zf.writestr("ddbstream/handler.py", (HERE / "seed_handler.py").read_text())
+    return buf.getvalue()
+
+
+def section(state_dir: Path | None, rate: float, seconds: float, backlog: int) -> None:
+    print("End to end on the local stack (moto in process, the local Lambda runtime)")
+    st = Stack.up(state_dir)
+    try:
+        lat = latency(st, rate, seconds)
+        print(
+            f"  put -> audit object, {lat['n']:,} changes at {lat['rate']:.0f}/s: p50 "
+            f"{lat['p50'] * 1000:.0f} ms, p95 {lat['p95'] * 1000:.0f} ms, p99 "
+            f"{lat['p99'] * 1000:.0f} ms, max {lat['max'] * 1000:.0f} ms ({lat['found']:,} found; "
+            "target p99 < 1,500 ms; 1 s batching window)"
+        )
+        ours = drain(st, backlog, seed=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            own = packaging.build(Path(tmp) / "ddbstream-lambda.zip").path.read_bytes()
+        st.lam.update_function_code(FunctionName=st.function, ZipFile=seed_zip())
+        try:
+            theirs = drain(st, backlog, seed=True)
+        finally:
+            st.lam.update_function_code(FunctionName=st.function, ZipFile=own)
+        for name, d in (("ddbstream", ours), ("seed-style", theirs)):
+            print(
+                f"  drain of {backlog:,} changes, {name + ':':<11} {d['seconds']:6.1f} s = "
+                f"{d['rate']:6.0f} changes/s; {d['invocations']} invocations, "
+                f"{d['handler_s']:.1f} s inside the handler "
+                f"({d['handler_s'] / d['seconds'] * 100:.0f}% of the drain)"
+            )
+        print(
+            f"  ratio: {ours['rate'] / theirs['rate']:.1f}x (target >= 10x); the drain's rest "
+            "is the runtime's polling and batching window and the emulator's stream reads"
+        )
+    finally:
+        st.down()
