@@ -143,6 +143,7 @@ class Lab:
         timeout: int = 3,
         files: dict[str, str] | None = None,
         handler: str = "handler.handler",
+        memory: int = 256,
     ) -> str:
         variables = {"RECORD_FILE": str(self.record_file), **(env or {})}
         code = make_zip({"handler.py": RECORDER + "\n" + source, **(files or {})})
@@ -153,7 +154,7 @@ class Lab:
             Handler=handler,
             Code={"ZipFile": code},
             Timeout=timeout,
-            MemorySize=256,
+            MemorySize=memory,
             Environment={"Variables": variables},
         )
         self.function_arn = f["FunctionArn"]

@@ -365,3 +365,43 @@ def test_mapping_on_an_alias_runs_and_reports_the_aliases_version(lab):
     assert rt.wait_idle(30)
     last = lab.calls()[-1]
     assert (last["keys"], last["code"], last["function_version"]) == (["b"], "c2", "2")
+
+
+GREEDY = """
+import os
+def handler(event, context):
+    record(event)
+    if any(r["dynamodb"]["Keys"]["pk"]["S"] == "big" for r in event["Records"]):
+        blob = b"x" * (int(os.environ["ALLOCATE_MB"]) << 20)  # touched: resident
+        return {"size": len(blob)}
+"""
+
+
+def test_a_function_past_its_memory_size_ends_as_lambda_ends_it(lab):
+    lab.table()
+    lab.function(GREEDY, env={"ALLOCATE_MB": "300"}, memory=128)
+    url, arn = lab.queue()
+    lab.mapping(MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": arn}})
+    lab.put("big")
+    rt = lab.runtime()
+    assert rt.wait_idle(30)
+    (invoke,) = [e for e in lab.events if e["type"] == "invoke"]
+    assert invoke["error"] == "Runtime.OutOfMemory"
+    (doc,) = lab.messages(url, want=1)
+    assert doc["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert doc["responseContext"]["functionError"] == "Unhandled"
+    logs = lab.client("logs")
+    group = f"/aws/lambda/{lab.function_name}"
+    messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+    report = next(m for m in messages if m.startswith("REPORT"))
+    assert "Memory Size: 128 MB\tMax Memory Used: 128 MB" in report
+    assert report.endswith("Status: error\tError Type: Runtime.OutOfMemory")
+    assert any(
+        m.endswith("Error: Runtime exited with error: signal: killed\nRuntime.OutOfMemory")
+        for m in messages
+    )
+    started = rt.workers_started
+    lab.put("small")  # the execution environment is gone: a cold start, which works
+    assert rt.wait_idle(30)
+    assert rt.workers_started == started + 1
+    assert lab.batches()[-1] == ["small"]

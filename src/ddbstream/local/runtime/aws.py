@@ -200,6 +200,10 @@ class FunctionSource:
         return env
 
 
+#: Errors where the function's runtime process died (out of memory, exited, killed).
+CRASH_ERRORS = ("Runtime.OutOfMemory", "Runtime.ExitError")
+
+
 class Telemetry:
     """The function's CloudWatch Logs and AWS/Lambda metrics, written to the emulator."""
 
@@ -249,6 +253,9 @@ class Telemetry:
         )
         if result.init_ms is not None:
             report += f"\tInit Duration: {result.init_ms:.2f} ms"
+        error_type = (result.error or {}).get("errorType", "")
+        if error_type in CRASH_ERRORS:  # as Lambda's REPORT says it for a runtime that died
+            report += f"\tStatus: error\tError Type: {error_type}"
         events.append((end, report))
         self.put_logs(spec.log_group, stream, events)
 

@@ -27,6 +27,9 @@ from typing import Any
 BOOTSTRAP = str(Path(__file__).with_name("_bootstrap.py"))
 #: Lambda gives a function's init phase 10 seconds.
 INIT_TIMEOUT_S = 10.0
+#: How often a running invocation's peak memory (VmHWM) is compared with MemorySize; a peak
+#: between two checks is caught when the invocation ends.
+MEMORY_CHECK_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,31 @@ class Worker:
         """Run one invocation; ``invoked_arn``: the ARN it was invoked by (context)."""
         result = self._invoke(event, request_id, invoked_arn)
         result.max_memory_mb = self.max_memory_mb()
+        if result.error is None and self._over_memory():
+            # a peak between two checks: Lambda would have ended it there (the result is lost)
+            self._out_of_memory(result, request_id, result.duration_ms)
         return result
+
+    def _over_memory(self) -> bool:
+        """Peak resident memory above MemorySize: the worker has to end as Lambda ends it."""
+        peak = self.max_memory_mb()
+        return peak is not None and peak > self.spec.memory_mb
+
+    def _out_of_memory(self, result: InvokeResult, request_id: str, duration_ms: float) -> None:
+        """Lambda kills a function that goes past its memory; the invocation fails with
+        ``Runtime.OutOfMemory`` and the execution environment is gone."""
+        self.kill()
+        result.ok = False
+        result.payload = None
+        result.duration_ms = duration_ms
+        result.max_memory_mb = self.spec.memory_mb  # Lambda reports the limit as used
+        result.error = {
+            "errorType": "Runtime.OutOfMemory",
+            "errorMessage": (
+                f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+            ),
+        }
+        result.aborted = self._killed_by_runtime
 
     def _invoke(
         self, event: dict[str, Any], request_id: str, invoked_arn: str | None = None
@@ -254,7 +281,14 @@ class Worker:
             result.aborted = self._killed_by_runtime
             return result
         end = t0 + timeout
+        next_check = 0.0
         while True:
+            now = time.monotonic()
+            if now >= next_check:  # peak memory, about 20 times a second while it runs
+                next_check = now + MEMORY_CHECK_S
+                if self._over_memory():
+                    self._out_of_memory(result, request_id, (now - t0) * 1000)
+                    return result
             left = end - time.monotonic()
             if left <= 0:
                 self.kill()
@@ -269,7 +303,7 @@ class Worker:
                 result.aborted = self._killed_by_runtime
                 return result
             try:
-                msg = self._messages.get(timeout=min(left, 0.5))
+                msg = self._messages.get(timeout=min(left, MEMORY_CHECK_S))
             except queue.Empty:
                 continue
             if msg is None:
