@@ -200,8 +200,9 @@ class FunctionSource:
         return env
 
 
-#: Errors where the function's runtime process died (out of memory, exited, killed).
-CRASH_ERRORS = ("Runtime.OutOfMemory", "Runtime.ExitError")
+#: Errors Lambda's REPORT line names ("Status: error  Error Type: Runtime.OutOfMemory", as
+#: Lambda's users report it for a function past its memory).
+CRASH_ERRORS = ("Runtime.OutOfMemory",)
 
 
 class Telemetry:
