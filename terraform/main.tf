@@ -36,6 +36,8 @@ module "ddbstream" {
   notification_attributes               = var.notification_attributes
   metrics_namespace                     = var.metrics_namespace
   enable_email_notifications            = var.enable_email_notifications
+  email_change_notifications            = var.email_change_notifications
+  email_change_filter_policy            = var.email_change_filter_policy
   notification_email                    = var.notification_email
   audit_bucket_name                     = var.audit_bucket_name
   s3_force_destroy                      = var.s3_force_destroy

@@ -213,9 +213,21 @@ variable "metrics_namespace" {
 # ---------------------------------------------------------------------------------------------
 
 variable "enable_email_notifications" {
-  description = "Subscribe notification_email to the SNS topic (alarms and change notifications). The address must confirm the subscription."
+  description = "Subscribe notification_email to the alarm topic (every alarm's ALARM and OK), and to change notifications when email_change_notifications is true. The address must confirm each subscription."
   type        = bool
   default     = false
+}
+
+variable "email_change_notifications" {
+  description = "Also subscribe notification_email to the change-notification topic: one mail per matching change (with the default rules, per DynamoDB write) unless email_change_filter_policy narrows it."
+  type        = bool
+  default     = false
+}
+
+variable "email_change_filter_policy" {
+  description = "SNS filter policy (JSON, on message attributes: eventName, tableName, ttlExpiry, rules, NOTIFICATION_ATTRIBUTES) of the email subscription to change notifications. null: every notification."
+  type        = string
+  default     = null
 }
 
 variable "notification_email" {
@@ -241,19 +253,19 @@ variable "s3_force_destroy" {
 }
 
 variable "s3_transition_ia_days" {
-  description = "Days after which audit objects move to STANDARD_IA (at least 30, S3's minimum)."
+  description = "Days after which audit objects move to STANDARD_IA; 0 (default) = never. At least 30 (S3's minimum). Worth it only for objects of 128 KB and more (S3 does not transition smaller ones by default); see README, \"Audit log lifecycle\"."
   type        = number
-  default     = 30
+  default     = 0
 }
 
 variable "s3_transition_glacier_days" {
-  description = "Days after which audit objects move to GLACIER (must be later than s3_transition_ia_days)."
+  description = "Days after which audit objects move to GLACIER (Flexible Retrieval); 0 (default) = never. With a Standard-IA transition, at least s3_transition_ia_days + 30 (S3 keeps objects 30 days in Standard-IA first)."
   type        = number
-  default     = 90
+  default     = 0
 }
 
 variable "s3_expiration_days" {
-  description = "Days after which audit objects expire (must be later than s3_transition_glacier_days; 0 = never)."
+  description = "Days after which audit objects expire (later than every transition; 0 = never)."
   type        = number
   default     = 365
 }

@@ -66,7 +66,7 @@ def test_plan_apply_replan_destroy(
     variables: dict[str, Any] = {
         "lambda_package_path": str(lambda_zip),
         "environment": ENVIRONMENT,
-        "s3_force_destroy": True,
+        # s3_force_destroy stays at its default (false): the destroy below covers that path.
         "kms_key_deletion_window_days": 7,
         "enable_email_notifications": True,
         "notification_email": "ops@example.com",
@@ -116,9 +116,17 @@ def test_plan_apply_replan_destroy(
         t0 = time.monotonic()
         _check_seed_layout_state_only_moves(wd, make_workdir("tf-moved", variables))
         timings["moved_plan"] = time.monotonic() - t0
-    finally:
-        # 4. destroy, even when a check above failed, so the shared emulator is left clean.
+
+        # 4. destroy with the default s3_force_destroy = false while the bucket holds an
+        # object: it fails at the bucket, and the key the object is encrypted with is kept.
         t0 = time.monotonic()
+        _check_destroy_keeps_the_key_of_a_kept_bucket(wd, out, aws_client, lines)
+        timings["failed_destroy"] = time.monotonic() - t0
+    finally:
+        # 5. the bucket emptied, destroy, even when a check above failed, so the shared
+        # emulator is left clean.
+        t0 = time.monotonic()
+        _empty_bucket(aws_client("s3"), f"{PREFIX}-audit-123456789012-us-east-1")
         tf.destroy(wd, on_line=lines.append)
         timings["destroy"] = time.monotonic() - t0
 
@@ -126,12 +134,47 @@ def test_plan_apply_replan_destroy(
     assert not state.get("values", {}).get("root_module", {}).get("resources")
     with pytest.raises(ClientError):
         aws_client("dynamodb").describe_table(TableName=f"{PREFIX}-UserActivities")
+    # Only now, with the bucket gone, is the key scheduled for deletion.
+    key = aws_client("kms").describe_key(KeyId=out["kms_key_arn"])["KeyMetadata"]
+    assert key["KeyState"] == "PendingDeletion"
 
     for name, seconds in timings.items():
         record_property(f"terraform_{name}_seconds", round(seconds, 1))
     slowest = sorted((line for line in lines if "complete after" in line), key=_took)[-4:]
     print("\nterraform against moto: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     print("slowest resources:\n  " + "\n  ".join(slowest))
+
+
+def _check_destroy_keeps_the_key_of_a_kept_bucket(
+    wd: Path, out: dict[str, Any], aws_client: Callable[[str], Any], lines: list[str]
+) -> None:
+    s3 = aws_client("s3")
+    bucket = out["s3_bucket_name"]
+    s3.put_object(
+        Bucket=bucket,
+        Key="audit-logs/table=T/kept.ndjson.gz",
+        Body=b"{}",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=out["kms_key_arn"],
+    )
+    with pytest.raises(tf.TerraformError, match="BucketNotEmpty"):
+        tf.destroy(wd, on_line=lines.append)
+    key = aws_client("kms").describe_key(KeyId=out["kms_key_arn"])["KeyMetadata"]
+    assert key["KeyState"] == "Enabled", "the key went while its bucket's objects stayed"
+    head = s3.head_object(Bucket=bucket, Key="audit-logs/table=T/kept.ndjson.gz")
+    assert head["SSEKMSKeyId"] == out["kms_key_arn"]
+
+
+def _empty_bucket(s3: Any, bucket: str) -> None:
+    """Delete every version and delete marker (the bucket is versioned); gone is fine."""
+    try:
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for page in pages:
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchBucket":
+            raise
 
 
 #: Resources that gained a count when they moved into the module (kms_key_arn,
@@ -149,18 +192,26 @@ GAINED_COUNT = {
 }
 
 
+MOVED_TF = Path(__file__).resolve().parents[2] / "terraform" / "moved.tf"
+
+
 def _check_seed_layout_state_only_moves(applied: Path, upgrade: Path) -> None:
-    """The applied state rewritten to the addresses of the seed layout (every resource in the
-    root, no module, the key and the bucket without an index), then planned with today's
-    configuration: terraform/moved.tf must turn every address into a move, with nothing to
-    create, replace or destroy (a destroy of the table, bucket or key would lose data) and at
-    most the tags filled in."""
+    """The applied state rewritten to the addresses of the seed layout (the resources named
+    in terraform/moved.tf, in the root, no module, the key and the bucket without an index;
+    resources added since then left out), then planned with today's configuration: every
+    seed-layout address must become a move, with nothing replaced or destroyed (a destroy of
+    the table, bucket or key would lose data) and at most the tags filled in; only the
+    resources added since are created."""
+    seed_addresses = set(re.findall(r"^\s*from\s*=\s*(\S+)", MOVED_TF.read_text(), re.M))
     state = json.loads(tf.run(applied, "state", "pull").stdout)
-    seed_layout = []
+    seed_layout, added = [], set()
     for res in state["resources"]:
         if res["mode"] != "managed":
             continue  # data sources are read again on every plan
         assert res.pop("module") == "module.ddbstream", res["type"]
+        if f"{res['type']}.{res['name']}" not in seed_addresses:
+            added |= {f"module.ddbstream.{res['type']}.{res['name']}"}
+            continue
         for instance in res["instances"]:
             if res["type"] in GAINED_COUNT:
                 assert instance.pop("index_key") == 0
@@ -175,10 +226,20 @@ def _check_seed_layout_state_only_moves(applied: Path, upgrade: Path) -> None:
     tf.run(upgrade, "plan", "-input=false", "-no-color", "-refresh=false", "-out=moved.tfplan")
     changes = tf.show_json(upgrade, "moved.tfplan")["resource_changes"]
     managed = [rc for rc in changes if rc["mode"] == "managed"]
-    assert len(managed) == len(seed_layout)
-    for rc in managed:
+    created = {
+        rc["address"].split("[")[0] for rc in managed if rc["change"]["actions"] == ["create"]
+    }
+    assert created == added
+    moved = [rc for rc in managed if rc["change"]["actions"] != ["create"]]
+    assert len(moved) == len(seed_layout)
+    for rc in moved:
         change = rc["change"]
-        # No create, delete or replace: at most the tags argument is filled in, in place.
+        if rc["address"] == "module.ddbstream.aws_sns_topic_subscription.email[0]":
+            # The one replacement of the upgrade: the email moves to the new alarm topic
+            # (terraform/README.md, "Notifications and alarms: two topics").
+            assert change["actions"] == ["delete", "create"], change["actions"]
+            continue
+        # No delete or replace: at most the tags argument is filled in, in place.
         assert change["actions"] in (["no-op"], ["update"]), (rc["address"], change["actions"])
         differ = {k for k in change["after"] if change["after"][k] != change["before"].get(k)}
         assert differ <= {"tags"}, (rc["address"], differ)
@@ -230,8 +291,21 @@ def _check_deployed(out: dict[str, Any], aws_client: Callable[[str], Any]) -> No
     alarms = cw.describe_alarms(AlarmNamePrefix=f"{PREFIX}-")["MetricAlarms"]
     assert len(alarms) == 7
     for alarm in alarms:
-        assert alarm["AlarmActions"] == [out["sns_topic_arn"]], alarm["AlarmName"]
-        assert alarm["OKActions"] == [out["sns_topic_arn"]], alarm["AlarmName"]
+        assert alarm["AlarmActions"] == [out["alarm_topic_arn"]], alarm["AlarmName"]
+        assert alarm["OKActions"] == [out["alarm_topic_arn"]], alarm["AlarmName"]
+
+    # The email subscribes to the alarms, not to one mail per change.
+    sns = aws_client("sns")
+    assert out["alarm_topic_arn"] != out["sns_topic_arn"]
+    alarm_subs = sns.list_subscriptions_by_topic(TopicArn=out["alarm_topic_arn"])
+    assert [(s["Protocol"], s["Endpoint"]) for s in alarm_subs["Subscriptions"]] == [
+        ("email", "ops@example.com")
+    ]
+    change_subs = sns.list_subscriptions_by_topic(TopicArn=out["sns_topic_arn"])
+    assert not [s for s in change_subs["Subscriptions"] if s["Protocol"] == "email"]
+    for arn in (out["alarm_topic_arn"], out["sns_topic_arn"]):
+        attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        assert attributes["KmsMasterKeyId"] == out["kms_key_arn"], arn
 
     # The role's inline policy, as deployed: "*" only for ListStreams, the rest on our ARNs.
     iam = aws_client("iam")

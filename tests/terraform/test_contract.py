@@ -194,15 +194,37 @@ def test_each_alarm_watches_a_real_metric(default_plan: dict[str, Any]) -> None:
     assert not metrics & {"ApproximateNumberOfVisibleMessages", "UserErrors"}
 
 
-def test_every_alarm_acts_on_the_topic(default_plan: dict[str, Any]) -> None:
+def test_every_alarm_acts_on_the_alarm_topic(default_plan: dict[str, Any]) -> None:
     cfg = config_resources(default_plan)
     for name in ALARMS:
         expressions = cfg[f"aws_cloudwatch_metric_alarm.{name}"]["expressions"]
         assert expressions["alarm_actions"] == {"references": ["local.alarm_actions"]}, name
         assert expressions["ok_actions"] == {"references": ["local.alarm_actions"]}, name
-    # local.alarm_actions is the topic: checked on real values in test_apply.py.
+    # local.alarm_actions is the alarm topic, not the change topic (one message per write):
+    # checked on real values in test_apply.py.
     text = (MODULE_DIR / "monitoring.tf").read_text()
-    assert re.search(r"alarm_actions\s*=\s*\[aws_sns_topic\.notifications\.arn\]", text)
+    assert re.search(r"alarm_actions\s*=\s*\[aws_sns_topic\.alarms\.arn\]", text)
+
+
+def test_alarm_topic_is_encrypted_with_the_stack_key(default_plan: dict[str, Any]) -> None:
+    cfg = config_resources(default_plan)
+    for topic in ("aws_sns_topic.alarms", "aws_sns_topic.notifications"):
+        refs = cfg[topic]["expressions"]["kms_master_key_id"]["references"]
+        assert "local.kms_key_arn" in refs, topic
+    outputs = default_plan["configuration"]["root_module"]["outputs"]
+    assert "alarm_topic_arn" in outputs and "sns_topic_arn" in outputs
+
+
+def test_email_subscribes_to_alarms_and_to_changes_only_when_asked(
+    default_plan: dict[str, Any],
+) -> None:
+    cfg = config_resources(default_plan)
+    alarms = cfg["aws_sns_topic_subscription.email"]["expressions"]
+    assert "aws_sns_topic.alarms.arn" in alarms["topic_arn"]["references"]
+    changes = cfg["aws_sns_topic_subscription.email_changes"]
+    assert "aws_sns_topic.notifications.arn" in changes["expressions"]["topic_arn"]["references"]
+    assert "var.email_change_notifications" in changes["count_expression"]["references"]
+    assert "filter_policy" in changes["expressions"]
 
 
 def test_duration_alarm_is_near_the_timeout(default_plan: dict[str, Any]) -> None:
@@ -348,15 +370,47 @@ def test_table_stream_recovery_and_encryption(default_plan: dict[str, Any]) -> N
     assert values["server_side_encryption"][0]["enabled"] is True
 
 
-def test_bucket_lifecycle_tiers_with_a_filter(default_plan: dict[str, Any]) -> None:
+def test_the_key_is_destroyed_only_after_the_bucket(default_plan: dict[str, Any]) -> None:
+    """Destroy runs in reverse dependency order: with depends_on on the key, a destroy that
+    fails at the non-empty audit bucket (s3_force_destroy = false) never reaches the key, so
+    the kept objects stay readable. Everything else encrypted with it references the key."""
+    cfg = config_resources(default_plan)
+    assert "aws_kms_key.main" in cfg["aws_s3_bucket.audit"].get("depends_on", [])
+    for address in (
+        "aws_dynamodb_table.activities",
+        "aws_sns_topic.notifications",
+        "aws_sns_topic.alarms",
+        "aws_cloudwatch_log_group.processor",
+        "aws_lambda_function.processor",
+    ):
+        text = json.dumps(cfg[address]["expressions"]) + json.dumps(cfg[address].get("depends_on"))
+        assert "local.kms_key_arn" in text or "aws_kms_key.main" in text, address
+
+
+def test_bucket_lifecycle_keeps_small_objects_in_standard_then_expires(
+    default_plan: dict[str, Any],
+) -> None:
+    """Audit objects are far below 128 KB (terraform/README.md, "Audit log lifecycle"): by
+    default no transition, only expiry; tiering is opt-in."""
     values = resources(default_plan)["aws_s3_bucket_lifecycle_configuration.audit[0]"]["values"]
-    rule = next(r for r in values["rule"] if r["id"] == "audit-log-tiering")
+    rule = next(r for r in values["rule"] if r["id"] == "audit-log-retention")
     assert rule["filter"][0]["prefix"] == "audit-logs/"
+    assert rule["transition"] == []
+    assert rule["expiration"][0]["days"] == 365
+    assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] == 30
+
+
+def test_bucket_lifecycle_tiers_when_asked(plan_workdir: Path) -> None:
+    variables = {"s3_transition_ia_days": "30", "s3_transition_glacier_days": "60"}
+    args = [f"-var={k}={v}" for k, v in variables.items()]
+    tf.plan(plan_workdir, out="tiering.tfplan", extra_args=args)
+    plan = tf.show_json(plan_workdir, "tiering.tfplan")
+    values = resources(plan)["aws_s3_bucket_lifecycle_configuration.audit[0]"]["values"]
+    rule = next(r for r in values["rule"] if r["id"] == "audit-log-retention")
     assert {(t["storage_class"], t["days"]) for t in rule["transition"]} == {
         ("STANDARD_IA", 30),
-        ("GLACIER", 90),
+        ("GLACIER", 60),
     }
-    assert rule["expiration"][0]["days"] == 365
 
 
 def test_only_the_aws_provider(default_plan: dict[str, Any]) -> None:
@@ -383,7 +437,7 @@ INVALID: list[tuple[str, str, str]] = [
     ("billing_mode", "ON_DEMAND", 'billing_mode must be "PROVISIONED" or "PAY_PER_REQUEST"'),
     ("parallelization_factor", "11", "parallelization_factor must be a whole number from 1"),
     ("notification_rules", "{not json", "notification_rules must be null or a valid JSON"),
-    ("s3_transition_glacier_days", "20", "later than s3_transition_ia_days"),
+    ("s3_transition_ia_days", "29", "s3_transition_ia_days must be 0 (no Standard-IA"),
     ("maximum_record_age_in_seconds", "30", "must be -1 (no limit) or from 60 to 604800"),
     ("audit_prefix", "/audit", 'audit_prefix must be a non-empty S3 key prefix ending in "/"'),
     (
@@ -414,6 +468,60 @@ def test_invalid_input_is_rejected_at_plan_time(
 ) -> None:
     assert "Invalid value for variable" in invalid_plan_errors
     assert message in invalid_plan_errors, invalid_plan_errors
+
+
+@pytest.mark.parametrize(
+    ("name", "messages"),
+    [
+        # One name breaking three rules: each validation reports on its own, in one plan.
+        (
+            "xn--a..b-s3alias",
+            ["S3 reserves the prefixes", "two adjacent periods", "reserved suffix"],
+        ),
+        ("192.168.5.4", ["formatted as an IP address"]),
+    ],
+    ids=["prefix-periods-suffix", "ip-address"],
+)
+def test_audit_bucket_names_s3_refuses_are_rejected(
+    plan_workdir: Path, name: str, messages: list[str]
+) -> None:
+    text = _failed_plan(plan_workdir, {"audit_bucket_name": name})
+    for message in messages:
+        assert message in text, text
+
+
+def test_glacier_less_than_30_days_after_standard_ia_is_rejected(plan_workdir: Path) -> None:
+    """S3 refuses a rule whose GLACIER transition comes less than 30 days after its
+    STANDARD_IA one; the seed's check (later than IA) let 31-59 through with IA at 30."""
+    text = _failed_plan(
+        plan_workdir, {"s3_transition_ia_days": "30", "s3_transition_glacier_days": "59"}
+    )
+    assert (
+        "s3_transition_glacier_days must be 0 (no Glacier transition) or at least "
+        "s3_transition_ia_days + 30" in text
+    ), text
+
+
+def test_project_name_with_a_prefix_s3_reserves_is_rejected(plan_workdir: Path) -> None:
+    text = _failed_plan(plan_workdir, {"project_name": "xn--audit"})
+    assert "project_name must not start with xn--, sthree- or amzn-s3-demo-" in text, text
+
+
+def test_iam_role_name_over_64_characters_names_the_variables_to_shorten(
+    tmp_path: Path, plan_workdir: Path, moto_endpoint: str, base_variables: dict[str, Any]
+) -> None:
+    """project_name (24) + environment (16) are each valid, but with a 14-character region
+    the role name project-environment-processor-REGION is 66 characters; IAM allows 64."""
+    from .conftest import clone_init
+
+    wd = tf.prepare_workdir(tmp_path / "wd", moto_endpoint, base_variables, region="ap-southeast-2")
+    clone_init(plan_workdir, wd)
+    text = _failed_plan(
+        wd,
+        {"project_name": "p" * 24, "environment": "e" * 16, "audit_bucket_name": "some-bucket"},
+    )
+    assert "IAM role name" in text and "66 characters" in text, text
+    assert "shorten project_name or environment" in text, text
 
 
 def test_malformed_email_is_rejected(plan_workdir: Path) -> None:

@@ -21,6 +21,16 @@ resource "aws_iam_role" "processor" {
   description        = "ddbstream stream processor (${local.function_name})"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 
+  # IAM role names are at most 64 characters (CreateRole: RoleName length 1-64). The name
+  # carries the region (roles are global, one per region), so a long project_name and
+  # environment that are each valid can still overflow in a long-named region.
+  lifecycle {
+    precondition {
+      condition     = length(local.role_name) <= 64
+      error_message = "The IAM role name ${local.role_name} is ${length(local.role_name)} characters, over IAM's 64: shorten project_name or environment (together at most ${64 - length("--processor-${local.region}")} characters in ${local.region})."
+    }
+  }
+
   tags = local.tags
 }
 

@@ -15,6 +15,7 @@ locals {
   function_name     = "${local.name_prefix}-processor"
   log_group_name    = "/aws/lambda/${local.function_name}"
   topic_name        = "${local.name_prefix}-notifications"
+  alarm_topic_name  = "${local.name_prefix}-alarms"
   dlq_name          = "${local.name_prefix}-dlq"
   role_name         = "${local.name_prefix}-processor-${local.region}"
   alarm_name_prefix = "${local.name_prefix}-"

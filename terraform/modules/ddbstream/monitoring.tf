@@ -1,8 +1,9 @@
 # Alarms that fire on the metrics AWS really publishes (the seed watched
-# ApproximateNumberOfVisibleMessages and UserErrors, which never fire), all acting on the topic.
+# ApproximateNumberOfVisibleMessages and UserErrors, which never fire), all acting on the alarm
+# topic (sns.tf), not on the change-notification topic.
 
 locals {
-  alarm_actions = [aws_sns_topic.notifications.arn]
+  alarm_actions = [aws_sns_topic.alarms.arn]
 
   # The processor's embedded metrics (EMF): namespace var.metrics_namespace, dimension FunctionName.
   processor_metrics = ["Changes", "AuditObjectsWritten", "NotificationsSent", "RecordsQuarantined", "DeliveryFailures"]

@@ -57,8 +57,13 @@ output "audit_prefix" {
 }
 
 output "sns_topic_arn" {
-  description = "ARN of the SNS topic for notifications and alarms."
+  description = "ARN of the SNS topic of change notifications (one message per matching change)."
   value       = aws_sns_topic.notifications.arn
+}
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic the CloudWatch alarms notify (ALARM and OK); notification_email subscribes to it."
+  value       = aws_sns_topic.alarms.arn
 }
 
 output "dlq_url" {

@@ -16,9 +16,25 @@ resource "aws_s3_bucket" "audit" {
   lifecycle {
     precondition {
       condition     = length(local.created_bucket_name) <= 63
-      error_message = "The generated audit bucket name is longer than 63 characters; shorten project_name or environment, or set audit_bucket_name."
+      error_message = "The audit bucket name ${local.created_bucket_name} is ${length(local.created_bucket_name)} characters, over S3's 63: shorten project_name or environment, or set audit_bucket_name."
+    }
+
+    # The derived name starts with project_name (a given audit_bucket_name is validated as a
+    # variable). A precondition, not a validation of project_name: a validation referring to
+    # audit_bucket_name would tie project_name to another deployment's bucket (a cycle in
+    # examples/two-tables-one-bucket).
+    precondition {
+      condition     = !anytrue([for p in ["xn--", "sthree-", "amzn-s3-demo-"] : startswith(local.created_bucket_name, p)])
+      error_message = "project_name must not start with xn--, sthree- or amzn-s3-demo-: the audit bucket ${local.created_bucket_name} is named after it and S3 reserves those prefixes. Choose another project_name or set audit_bucket_name."
     }
   }
+
+  # Destroy order is the reverse of this dependency: the key is scheduled for deletion only
+  # after the bucket is gone. With s3_force_destroy = false a destroy stops at a bucket that
+  # still holds objects, and the key those objects are encrypted with stays (terraform/README.md,
+  # "Destroying the stack"). The bucket itself does not reference the key (its encryption
+  # configuration does), so without this the key could go first.
+  depends_on = [aws_kms_key.main]
 
   tags = local.tags
 }
@@ -107,22 +123,34 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit" {
 
   bucket = aws_s3_bucket.audit[0].id
 
+  # Audit objects are small (one per batch: ~0.5 KB for one change, ~8 KB for a batch of
+  # 100, ~75 KB for 1,000; `make bench`), below the 128 KB S3 transitions nothing under by
+  # default and the minimum billable size of Standard-IA: tiering would cost transition
+  # requests and save nothing. So by default they stay in Standard until they expire; the
+  # transitions are opt-in for deployments whose objects are larger (terraform/README.md,
+  # "Audit log lifecycle").
   rule {
-    id     = "audit-log-tiering"
+    id     = "audit-log-retention"
     status = "Enabled"
 
     filter {
       prefix = var.audit_prefix
     }
 
-    transition {
-      days          = var.s3_transition_ia_days
-      storage_class = "STANDARD_IA"
+    dynamic "transition" {
+      for_each = var.s3_transition_ia_days > 0 ? [var.s3_transition_ia_days] : []
+      content {
+        days          = transition.value
+        storage_class = "STANDARD_IA"
+      }
     }
 
-    transition {
-      days          = var.s3_transition_glacier_days
-      storage_class = "GLACIER"
+    dynamic "transition" {
+      for_each = var.s3_transition_glacier_days > 0 ? [var.s3_transition_glacier_days] : []
+      content {
+        days          = transition.value
+        storage_class = "GLACIER"
+      }
     }
 
     dynamic "expiration" {

@@ -341,9 +341,26 @@ variable "metrics_namespace" {
 # ---------------------------------------------------------------------------------------------
 
 variable "enable_email_notifications" {
-  description = "Subscribe notification_email to the SNS topic (alarms and change notifications). The address must confirm the subscription."
+  description = "Subscribe notification_email to the alarm topic (every alarm's ALARM and OK), and to change notifications when email_change_notifications is true. The address must confirm each subscription."
   type        = bool
   default     = false
+}
+
+variable "email_change_notifications" {
+  description = "Also subscribe notification_email to the change-notification topic: one mail per matching change (with the default rules, per DynamoDB write) unless email_change_filter_policy narrows it."
+  type        = bool
+  default     = false
+}
+
+variable "email_change_filter_policy" {
+  description = "SNS filter policy (JSON, on message attributes: eventName, tableName, ttlExpiry, rules, NOTIFICATION_ATTRIBUTES) of the email subscription to change notifications. null: every notification."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.email_change_filter_policy == null || can(keys(jsondecode(coalesce(var.email_change_filter_policy, "{}"))))
+    error_message = "email_change_filter_policy must be null or a JSON object string, e.g. jsonencode({ eventName = [\"REMOVE\"] })."
+  }
 }
 
 variable "notification_email" {
@@ -383,6 +400,27 @@ variable "audit_bucket_name" {
     error_message = "audit_bucket_name must be null or a valid S3 bucket name: 3-63 characters, lowercase letters, digits, '.' and '-'."
   }
 
+  # S3's naming rules beyond the characters (bucketnamingrules.html); each its own message.
+  validation {
+    condition     = var.audit_bucket_name == null || !anytrue([for p in ["xn--", "sthree-", "amzn-s3-demo-"] : startswith(coalesce(var.audit_bucket_name, "-"), p)])
+    error_message = "audit_bucket_name must not start with xn--, sthree- or amzn-s3-demo-: S3 reserves the prefixes."
+  }
+
+  validation {
+    condition     = var.audit_bucket_name == null || !strcontains(coalesce(var.audit_bucket_name, "-"), "..")
+    error_message = "audit_bucket_name must not contain two adjacent periods."
+  }
+
+  validation {
+    condition     = var.audit_bucket_name == null || !can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$", coalesce(var.audit_bucket_name, "-")))
+    error_message = "audit_bucket_name must not be formatted as an IP address (e.g. 192.168.5.4)."
+  }
+
+  validation {
+    condition     = var.audit_bucket_name == null || !anytrue([for x in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] : endswith(coalesce(var.audit_bucket_name, "-"), x)])
+    error_message = "audit_bucket_name must not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3: S3 reserves each as a reserved suffix (access point, Object Lambda, Multi-Region Access Point, directory and table bucket names)."
+  }
+
   validation {
     condition     = var.create_audit_bucket || var.audit_bucket_name != null
     error_message = "create_audit_bucket is false, so audit_bucket_name must name the existing bucket to write into."
@@ -396,35 +434,35 @@ variable "s3_force_destroy" {
 }
 
 variable "s3_transition_ia_days" {
-  description = "Days after which audit objects move to STANDARD_IA (at least 30, S3's minimum)."
+  description = "Days after which audit objects move to STANDARD_IA; 0 (default) = never. At least 30 (S3's minimum). Worth it only for objects of 128 KB and more (S3 does not transition smaller ones by default); see README, \"Audit log lifecycle\"."
   type        = number
-  default     = 30
+  default     = 0
 
   validation {
-    condition     = var.s3_transition_ia_days >= 30 && floor(var.s3_transition_ia_days) == var.s3_transition_ia_days
-    error_message = "s3_transition_ia_days must be a whole number of days, at least 30 (S3 requires 30 days before STANDARD_IA)."
+    condition     = floor(var.s3_transition_ia_days) == var.s3_transition_ia_days && (var.s3_transition_ia_days == 0 || var.s3_transition_ia_days >= 30)
+    error_message = "s3_transition_ia_days must be 0 (no Standard-IA transition) or a whole number of days, at least 30 (S3 refuses a Standard-IA transition earlier than 30 days after creation)."
   }
 }
 
 variable "s3_transition_glacier_days" {
-  description = "Days after which audit objects move to GLACIER (must be later than s3_transition_ia_days)."
+  description = "Days after which audit objects move to GLACIER (Flexible Retrieval); 0 (default) = never. With a Standard-IA transition, at least s3_transition_ia_days + 30 (S3 keeps objects 30 days in Standard-IA first)."
   type        = number
-  default     = 90
+  default     = 0
 
   validation {
-    condition     = floor(var.s3_transition_glacier_days) == var.s3_transition_glacier_days && var.s3_transition_glacier_days > var.s3_transition_ia_days
-    error_message = "s3_transition_glacier_days must be a whole number of days, later than s3_transition_ia_days."
+    condition     = floor(var.s3_transition_glacier_days) == var.s3_transition_glacier_days && var.s3_transition_glacier_days >= 0 && (var.s3_transition_glacier_days == 0 || var.s3_transition_ia_days == 0 || var.s3_transition_glacier_days >= var.s3_transition_ia_days + 30)
+    error_message = "s3_transition_glacier_days must be 0 (no Glacier transition) or at least s3_transition_ia_days + 30: S3 rejects a lifecycle rule whose GLACIER transition comes less than 30 days after its STANDARD_IA one."
   }
 }
 
 variable "s3_expiration_days" {
-  description = "Days after which audit objects expire (must be later than s3_transition_glacier_days; 0 = never)."
+  description = "Days after which audit objects expire (later than every transition; 0 = never)."
   type        = number
   default     = 365
 
   validation {
-    condition     = floor(var.s3_expiration_days) == var.s3_expiration_days && (var.s3_expiration_days == 0 || var.s3_expiration_days > var.s3_transition_glacier_days)
-    error_message = "s3_expiration_days must be 0 (never expire) or a whole number of days later than s3_transition_glacier_days."
+    condition     = floor(var.s3_expiration_days) == var.s3_expiration_days && (var.s3_expiration_days == 0 || var.s3_expiration_days > max(var.s3_transition_ia_days, var.s3_transition_glacier_days))
+    error_message = "s3_expiration_days must be 0 (never expire) or a whole number of days later than s3_transition_ia_days and s3_transition_glacier_days."
   }
 }
 
