@@ -1,14 +1,15 @@
-"""``ddbstream notifications [-f] [--json]``: what the topic's subscribers received.
+"""``ddbstream notifications [-f] [--json]``: what the topics' subscribers received.
 
-Two kinds arrive on the stack's topic: *change notifications* from the processor (subject
-``DynamoDB Activity: ...``, body the change's audit line) and *alarm notifications* from
-CloudWatch (body the alarm JSON: ``AlarmName``, ``NewStateValue``, ``NewStateReason``, ...).
+Two kinds arrive, each on its own topic: *change notifications* from the processor (topic
+``sns_topic_arn``, subject ``DynamoDB Activity: ...``, body the change's audit line) and *alarm
+notifications* from CloudWatch (topic ``alarm_topic_arn``, body the alarm JSON: ``AlarmName``,
+``NewStateValue``, ``NewStateReason``, ...).
 
-On the local stack they are read from its inbox (a queue it subscribes to the topic and drains
+On the local stack they are read from its inbox (a queue it subscribes to both topics and drains
 into ``notifications.jsonl`` in the state directory, :mod:`ddbstream.local.monitoring.inbox`), so
 they can be listed again and followed, also while the stack is down. On a deployment, subscribe
-an SQS queue to the topic (``sns_topic_arn``) and pass ``--queue-url``: the messages are read
-from it and deleted, as any consumer of that queue would.
+an SQS queue to the topics (``sns_topic_arn``, ``alarm_topic_arn``) and pass ``--queue-url``: the
+messages are read from it and deleted, as any consumer of that queue would.
 """
 
 from __future__ import annotations
@@ -152,9 +153,9 @@ def cmd_notifications(args: argparse.Namespace) -> int:
         d = target.resolve(args)
         if not args.queue_url:
             raise UserError(
-                f"{d.source}: pass --queue-url URL of an SQS queue subscribed to the topic "
-                f"{d.outputs.get('sns_topic_arn', '')} (the local stack keeps an inbox; AWS "
-                "does not)"
+                f"{d.source}: pass --queue-url URL of an SQS queue subscribed to the topics "
+                f"{d.outputs.get('sns_topic_arn', '')} {d.outputs.get('alarm_topic_arn', '')} "
+                "(the local stack keeps an inbox; AWS does not)"
             )
         records = _from_queue(d.client("sqs"), args.queue_url, args.follow)
     return _show(records, args)

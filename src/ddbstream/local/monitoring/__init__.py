@@ -8,13 +8,13 @@
   actions on a change of state, DescribeAlarmHistory, EMF extraction from Lambda log groups;
 - :mod:`.service`: the loop in the stack's process: AWS/SQS queue metrics and the evaluation
   of every metric alarm;
-- :mod:`.inbox`: the queue the local stack subscribes to the topic, drained into
+- :mod:`.inbox`: the queue the local stack subscribes to its topics, drained into
   ``notifications.jsonl`` (``ddbstream notifications``).
 
 :class:`LocalMonitoring` starts the loop and the inbox for the local stack::
 
-    mon = LocalMonitoring(endpoint, state_dir, topic_arn, say=print)
-    mon.start()   # after terraform apply (the topic exists)
+    mon = LocalMonitoring(endpoint, state_dir, [change_topic, alarm_topic], say=print)
+    mon.start()   # after terraform apply (the topics exist)
     ...
     mon.stop()    # before the emulator stops
 """
@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .inbox import INBOX_FILE, Inbox
@@ -38,12 +38,13 @@ class LocalMonitoring:
         self,
         endpoint: str,
         state_dir: Path,
-        topic_arn: str | None,
+        topic_arns: str | Sequence[str] | None,
         say: Callable[[str], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.state_dir = Path(state_dir)
-        self.topic_arn = topic_arn
+        found = [topic_arns] if isinstance(topic_arns, str) else list(topic_arns or [])
+        self.topic_arns = [t for t in found if t]
         self.say = say
         self.loop = Monitoring()
         self.inbox: Inbox | None = None
@@ -59,9 +60,9 @@ class LocalMonitoring:
 
         emulator.patch_moto()
         cloudwatch.listeners.append(self._on_change)
-        if self.topic_arn:
+        if self.topic_arns:
             self.inbox = Inbox(
-                clients.Clients(self.endpoint), self.topic_arn, self.state_dir / INBOX_FILE
+                clients.Clients(self.endpoint), self.topic_arns, self.state_dir / INBOX_FILE
             )
             self.inbox.start()
         self.loop.start()

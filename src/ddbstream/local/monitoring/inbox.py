@@ -1,13 +1,13 @@
-"""The local stack's notification inbox: what the SNS topic's subscribers receive, kept in a file.
+"""The local stack's notification inbox: what the SNS topics' subscribers receive, kept in a file.
 
 The local stack subscribes an SQS queue of its own (:data:`QUEUE_NAME`, in the emulator, not in
-Terraform) to the stack's topic and drains it continuously into ``notifications.jsonl`` in the
-state directory, one JSON object per notification: the SNS envelope as a subscriber gets it
-(``Type``, ``MessageId``, ``TopicArn``, ``Subject``, ``Message``, ``Timestamp``,
-``MessageAttributes``) plus ``received`` (when the inbox took it). ``ddbstream notifications``
-reads that file, so it can be read again and followed, and the queue never fills up: a message is
-deleted from it once its line is written (a crash between the two writes that line again on the
-next start: at least once).
+Terraform) to the stack's topics (change notifications and alarms) and drains it continuously
+into ``notifications.jsonl`` in the state directory, one JSON object per notification: the SNS
+envelope as a subscriber gets it (``Type``, ``MessageId``, ``TopicArn``, ``Subject``,
+``Message``, ``Timestamp``, ``MessageAttributes``) plus ``received`` (when the inbox took it).
+``ddbstream notifications`` reads that file, so it can be read again and followed, and the queue
+never fills up: a message is deleted from it once its line is written (a crash between the two
+writes that line again on the next start: at least once).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,14 @@ INBOX_FILE = "notifications.jsonl"
 
 
 class Inbox:
-    """Subscribes :data:`QUEUE_NAME` to ``topic_arn`` and drains it into ``path``."""
+    """Subscribes :data:`QUEUE_NAME` to ``topic_arns`` and drains it into ``path``."""
 
-    def __init__(self, clients: Any, topic_arn: str, path: Path, wait_seconds: int = 1) -> None:
+    def __init__(
+        self, clients: Any, topic_arns: str | Sequence[str], path: Path, wait_seconds: int = 1
+    ) -> None:
         self.sqs = clients("sqs")
         self.sns = clients("sns")
-        self.topic_arn = topic_arn
+        self.topic_arns = [topic_arns] if isinstance(topic_arns, str) else list(topic_arns)
         self.path = path
         self.wait_seconds = wait_seconds
         self.queue_url = ""
@@ -43,14 +46,15 @@ class Inbox:
         self._thread: threading.Thread | None = None
 
     def subscribe(self) -> str:
-        """Create the queue and subscribe it to the topic (both idempotent); the queue URL."""
+        """Create the queue and subscribe it to each topic (all idempotent); the queue URL."""
         self.queue_url = self.sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        subs = self.sns.list_subscriptions_by_topic(TopicArn=self.topic_arn)["Subscriptions"]
-        if not any(s.get("Endpoint") == arn for s in subs):
-            self.sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=arn)
+        for topic in self.topic_arns:
+            subs = self.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+            if not any(s.get("Endpoint") == arn for s in subs):
+                self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         return self.queue_url
 
     def drain_once(self) -> int:

@@ -172,8 +172,12 @@ class LocalStack:
         # 5. The local CloudWatch: alarm evaluation, AWS/SQS metrics, the notification inbox.
         from ddbstream.local.monitoring import LocalMonitoring
 
-        topic = tf.values_of(self.outputs).get("sns_topic_arn")
-        self._monitoring = LocalMonitoring(self.endpoint, sd, topic, say=self.say)
+        # Both topics: change notifications (sns_topic_arn) and the alarms (alarm_topic_arn).
+        out = tf.values_of(self.outputs)
+        topics = [out.get("sns_topic_arn"), out.get("alarm_topic_arn")]
+        self._monitoring = LocalMonitoring(
+            self.endpoint, sd, [t for t in topics if t], say=self.say
+        )
         self._monitoring.start()
         self.say("monitoring evaluating every alarm; `ddbstream notifications` lists the topic's")
 
