@@ -305,3 +305,35 @@ def test_a_failed_quarantine_of_a_partial_change_retries_it() -> None:
     rec["dynamodb"]["NewImage"]["Bad"] = {"N": "x"}
     result, _, _, _ = run([good(0), rec], quarantine=MemoryQuarantine(fail=lambda q: True))
     assert result.failures == [rec["dynamodb"]["SequenceNumber"]]
+
+
+def test_an_sns_outage_writes_each_change_at_most_twice() -> None:
+    """SNS down for six invocations while changes keep arriving: every retry starts from the
+    same change with more records after it. Each change lands in the audit log (objects as S3
+    keeps them: a PUT to an existing key replaces it) at most twice, none is lost."""
+    stream = [good(i) for i in range(60)]
+    audit, outage = MemoryAudit(), {"left": 6}
+
+    def failing(batch: object) -> bool:
+        return outage["left"] > 0
+
+    notifier = MemoryNotifier(fail_call=failing)
+    checkpoint, arrived, invocations = 0, 8, 0
+    while checkpoint < len(stream):
+        batch = stream[checkpoint:arrived]
+        result, *_ = run(batch, audit=audit, notifier=notifier)
+        invocations += 1
+        done = len(batch)
+        if result.failures:
+            first = result.failures[0]
+            done = next(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == first)
+        checkpoint += done
+        outage["left"] -= 1
+        arrived = min(len(stream), arrived + 8)
+    copies: dict[str, int] = {}
+    for obj in audit.objects.values():
+        for line in read_audit_body(obj.body):
+            copies[line["sequence_number"]] = copies.get(line["sequence_number"], 0) + 1
+    assert len(copies) == len(stream)  # nothing lost
+    assert max(copies.values()) <= 2, copies
+    assert invocations >= 7
