@@ -5,6 +5,7 @@ local stack's end-to-end cycle is tests/local/test_dlq_cycle.py)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,17 @@ def test_cli_without_a_stack_or_with_a_wrong_terraform_dir_is_one_line(
     assert cli.main(["dlq", verb, "--terraform-dir", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err
     assert err == f"ddbstream: --terraform-dir {tmp_path / 'nope'}: no such directory\n"
+
+
+def test_a_long_read_yields_each_message_once_and_gives_back_the_latest_handles(
+    mini: MiniStack,
+) -> None:
+    ids = [mini.send(f"m{i}") for i in range(3)]
+    queue = dlq.SqsQueue(mini.c("sqs"), mini.dlq_url, visibility=1)
+    got = []
+    for item in queue.iterate():
+        got.append(item)
+        time.sleep(1.5)  # longer than the visibility: seen messages come back meanwhile
+    assert sorted(i.id for i in got) == sorted(ids)
+    queue.release(got)  # with each message's newest handle: all visible again at once
+    assert sorted(b for b in mini.dlq_bodies()) == ["m0", "m1", "m2"]

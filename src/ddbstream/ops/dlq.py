@@ -180,6 +180,12 @@ class SqsQueue:
 
     def __init__(self, sqs: Any, url: str, visibility: int = VISIBILITY_TIMEOUT) -> None:
         self.sqs, self.url, self.visibility = sqs, url, visibility
+        # the latest receipt handle of each message: a message received again (its visibility
+        # ran out) answers only to its newest handle
+        self._handles: dict[str, str] = {}
+
+    def _handle(self, item: Item) -> str:
+        return self._handles.get(item.id) or str(item.handle)
 
     def counts(self) -> tuple[int, int]:
         """(visible, in flight) messages, as SQS approximates them."""
@@ -201,6 +207,7 @@ class SqsQueue:
         )
         items = []
         for m in resp.get("Messages", []):
+            self._handles[m["MessageId"]] = m["ReceiptHandle"]
             sent = m.get("Attributes", {}).get("SentTimestamp")
             items.append(
                 Item.parse(
@@ -217,11 +224,11 @@ class SqsQueue:
     def hold(self, item: Item) -> None:
         """Keep ``item`` invisible for another :attr:`visibility` seconds."""
         self.sqs.change_message_visibility(
-            QueueUrl=self.url, ReceiptHandle=item.handle, VisibilityTimeout=self.visibility
+            QueueUrl=self.url, ReceiptHandle=self._handle(item), VisibilityTimeout=self.visibility
         )
 
     def delete(self, item: Item) -> None:
-        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=item.handle)
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=self._handle(item))
 
     def release(self, items: Sequence[Item]) -> None:
         """Make messages visible again at once (best effort: an expired handle is harmless)."""
@@ -231,23 +238,33 @@ class SqsQueue:
                 self.sqs.change_message_visibility_batch(
                     QueueUrl=self.url,
                     Entries=[
-                        {"Id": str(n), "ReceiptHandle": it.handle, "VisibilityTimeout": 0}
+                        {"Id": str(n), "ReceiptHandle": self._handle(it), "VisibilityTimeout": 0}
                         for n, it in enumerate(chunk)
                     ],
                 )
 
     def iterate(self) -> Iterator[Item]:
-        """Every message once, each held while the caller works on it; stops when the queue
-        has nothing more or only gives back messages already seen."""
+        """Every message once, each held while the caller works on it. A message seen before
+        that comes back (its visibility ran out during a long run) is hidden again, for the
+        caller to release at the end; the iteration stops when the queue has nothing more, or
+        twice in a row only messages already seen."""
         seen: set[str] = set()
+        only_stale = 0
         while True:
             page = self.receive()
             fresh = [m for m in page if m.id not in seen]
-            stale = [m for m in page if m.id in seen]
-            if stale:
-                self.release(stale)
-            if not fresh:
+            for m in page:
+                if m.id in seen:
+                    with contextlib.suppress(ClientError, BotoCoreError):
+                        self.hold(m)
+            if not page:
                 return
+            if not fresh:
+                only_stale += 1
+                if only_stale >= 2:
+                    return
+                continue
+            only_stale = 0
             pending = list(fresh)
             try:
                 while pending:
