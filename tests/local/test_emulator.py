@@ -199,3 +199,20 @@ def test_lambda_logging_config_is_kept_and_returned(aws_client) -> None:  # type
     )
     got = lam.get_function_configuration(FunctionName="emulator-json-logs")["LoggingConfig"]
     assert got["ApplicationLogLevel"] == "WARN" and got["LogFormat"] == "JSON"
+
+
+def test_bucket_metrics_configurations_are_kept_returned_and_deleted(aws_client) -> None:  # type: ignore[no-untyped-def]
+    """S3's PutBucketMetricsConfiguration / Get / Delete (Terraform's aws_s3_bucket_metric)."""
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="emulator-metrics")
+    config = {"Id": "on-failure-objects", "Filter": {"Prefix": "aws/lambda/"}}
+    s3.put_bucket_metrics_configuration(
+        Bucket="emulator-metrics", Id="on-failure-objects", MetricsConfiguration=config
+    )
+    got = s3.get_bucket_metrics_configuration(Bucket="emulator-metrics", Id="on-failure-objects")
+    assert got["MetricsConfiguration"] == config
+    s3.delete_bucket_metrics_configuration(Bucket="emulator-metrics", Id="on-failure-objects")
+    with pytest.raises(ClientError) as gone:
+        s3.get_bucket_metrics_configuration(Bucket="emulator-metrics", Id="on-failure-objects")
+    assert gone.value.response["Error"]["Code"] == "NoSuchConfiguration"
+    assert s3.list_objects_v2(Bucket="emulator-metrics")["KeyCount"] == 0  # listing unaffected

@@ -32,6 +32,10 @@ Every change this project makes to moto's behaviour lives here, applied by :func
 * ``ListEventSourceMappings`` filters by the function however it is named (name, ARN, partial
   ARN), as Lambda does; moto compared the text the mapping was created with (see
   :func:`_mappings_listed_by_function_name`).
+* S3 bucket metrics configurations (``PutBucketMetricsConfiguration``, Get, Delete:
+  ``?metrics&id=ID``) are kept per bucket and returned as put; moto has none and would create
+  the bucket again or list its objects (see :func:`_s3_bucket_metrics_configurations`). Nothing
+  produces the request metrics themselves locally.
 
 The server itself is werkzeug's threaded server around moto's WSGI application behind the
 write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only unless told.
@@ -104,6 +108,7 @@ def patch_moto() -> None:
     _keep_lambda_logging_config()
     _deterministic_stream_event_ids()
     _mappings_listed_by_function_name()
+    _s3_bucket_metrics_configurations()
     from ddbstream.local.monitoring import cloudwatch
 
     cloudwatch.install()
@@ -175,6 +180,72 @@ def _deterministic_stream_event_ids() -> None:
 
         table_models.StreamRecord.__init__ = __init__  # type: ignore[method-assign]
         _event_id_patched = True
+
+
+_metrics_patch_lock = threading.Lock()
+_metrics_patched = False
+
+
+def _s3_bucket_metrics_configurations() -> None:
+    """``?metrics&id=ID`` on a bucket: PUT keeps the configuration document, GET returns it
+    (404 ``NoSuchConfiguration`` when there is none), DELETE removes it (204), as S3 does; the
+    Terraform resource ``aws_s3_bucket_metric`` (the failed-batches bucket's alarm) needs them.
+    Kept on moto's bucket object, so a ``down`` snapshot keeps them too."""
+    global _metrics_patched
+    with _metrics_patch_lock:
+        if _metrics_patched:
+            return
+        from moto.s3.responses import S3Response
+
+        def configs(self: Any, bucket_name: str) -> dict[str, bytes]:
+            bucket = self.backend.get_bucket(bucket_name)  # NoSuchBucket as usual
+            found: dict[str, bytes] | None = getattr(bucket, "ddbstream_metrics", None)
+            if found is None:
+                found = {}
+                bucket.ddbstream_metrics = found
+            return found
+
+        def config_id(querystring: dict[str, Any]) -> str:
+            return str((querystring.get("id") or [""])[0])
+
+        def not_found(ident: str) -> Any:
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchConfiguration</Code>'
+                f"<Message>The specified configuration does not exist.</Message><Id>{ident}</Id>"
+                "</Error>"
+            )
+            return 404, {"Content-Type": "application/xml"}, body
+
+        original_put = S3Response._bucket_response_put
+        original_get = S3Response._bucket_response_get
+        original_delete = S3Response._bucket_response_delete
+
+        def put(self: Any, request: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+            if "metrics" not in querystring:
+                return original_put(self, request, bucket_name, querystring)
+            body = self.body if isinstance(self.body, bytes) else str(self.body).encode()
+            configs(self, bucket_name)[config_id(querystring)] = body
+            return 204, {}, ""
+
+        def get(self: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+            if "metrics" not in querystring:
+                return original_get(self, bucket_name, querystring)
+            ident = config_id(querystring)
+            body = configs(self, bucket_name).get(ident)
+            if body is None:
+                return not_found(ident)
+            return 200, {"Content-Type": "application/xml"}, body
+
+        def delete(self: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+            if "metrics" not in querystring:
+                return original_delete(self, bucket_name, querystring)
+            configs(self, bucket_name).pop(config_id(querystring), None)
+            return 204, {}, ""
+
+        S3Response._bucket_response_put = put  # type: ignore[method-assign]
+        S3Response._bucket_response_get = get  # type: ignore[method-assign]
+        S3Response._bucket_response_delete = delete  # type: ignore[method-assign]
+        _metrics_patched = True
 
 
 _streams_patch_lock = threading.Lock()
