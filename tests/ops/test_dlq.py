@@ -13,7 +13,7 @@ from ops_helpers import MiniStack, state_dir_for
 
 from ddbstream import cli
 from ddbstream.errors import UserError
-from ddbstream.ops import dlq
+from ddbstream.ops import dlq, target
 
 
 def test_replay_refuses_while_the_function_configuration_is_invalid(mini: MiniStack) -> None:
@@ -214,3 +214,23 @@ def test_a_long_read_yields_each_message_once_and_gives_back_the_latest_handles(
     assert sorted(i.id for i in got) == sorted(ids)
     queue.release(got)  # with each message's newest handle: all visible again at once
     assert sorted(b for b in mini.dlq_bodies()) == ["m0", "m1", "m2"]
+
+
+def test_explicit_function_name_finds_the_dlq_bucket_and_stream(
+    mini: MiniStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--function-name: the deployment named by its function, without Terraform outputs (the
+    session's AWS_ENDPOINT_URL points boto3 at the emulator, as a user's settings would)."""
+    d = target.from_function(mini.function)
+    assert d.outputs["dlq_url"].endswith(mini.dlq_url.rsplit("/", 1)[1])
+    assert d.outputs["s3_bucket_name"] == mini.bucket
+    assert d.outputs["dynamodb_stream_arn"] == mini.stream_arn
+    assert d.outputs["dynamodb_table_name"] == mini.table
+    mini.set_topic(mini.topic)
+    mini.send(mini.failure_record(mini.put(1, "byname")))
+    assert cli.main(["dlq", "replay", "--function-name", mini.function]) == 0
+    assert "1 replayed" in capsys.readouterr().out
+    assert cli.main(["dlq", "list", "--function-name", "no-such-function"]) == 1
+    assert capsys.readouterr().err == (
+        "ddbstream: --function-name no-such-function: no such function\n"
+    )

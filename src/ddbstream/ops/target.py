@@ -10,6 +10,9 @@ A verb adds the target flags to its parser with :func:`add_target_arguments` and
   output -json`` run there, and boto3 takes credentials, profile and region from the usual
   places (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ``~/.aws``...). The region
   defaults to the one in the topic's ARN when none is configured.
+* ``--function-name NAME``: a deployment on AWS named by its stream processor function, without
+  Terraform (explicit names): the outputs are derived from the function's configuration and its
+  event source mapping (:func:`from_function`); the usual AWS settings as above.
 
 Every failure to find the target (no stack running, a directory that is not there, no outputs)
 is a :class:`~ddbstream.errors.UserError` naming the problem.
@@ -43,7 +46,8 @@ TERRAFORM_TIMEOUT_S = 120
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--state-dir DIR`` / ``--terraform-dir DIR`` (one or the other) to ``parser``."""
+    """Add ``--state-dir DIR`` / ``--terraform-dir DIR`` / ``--function-name NAME`` (one of
+    them) to ``parser``."""
     group = parser.add_argument_group(
         "target", "which deployment (default: the local stack of `ddbstream up`)"
     )
@@ -62,6 +66,14 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
         help="a deployment on AWS: read its outputs with `terraform output -json` in DIR; "
         "credentials, profile and region come from the usual AWS settings (AWS_PROFILE, "
         "AWS_REGION, ...)",
+    )
+    one.add_argument(
+        "--function-name",
+        default=None,
+        metavar="NAME",
+        help="a deployment on AWS named by its stream processor function (name or ARN), "
+        "without Terraform: bucket, topic and prefixes come from the function's environment, "
+        "the stream, table and DLQ (or failed-batches bucket) from its event source mapping",
     )
 
 
@@ -156,7 +168,78 @@ def resolve(args: argparse.Namespace) -> Deployment:
     terraform_dir = getattr(args, "terraform_dir", None)
     if terraform_dir:
         return from_terraform_dir(terraform_dir)
+    function_name = getattr(args, "function_name", None)
+    if function_name:
+        return from_function(function_name)
     return from_local_stack(getattr(args, "state_dir", None))
+
+
+def from_function(function: str) -> Deployment:
+    """The deployment of stream processor ``function`` (name or ARN), read through AWS's APIs:
+    the outputs a verb reads are derived from the function's configuration (``S3_BUCKET_NAME``,
+    ``SNS_TOPIC_ARN``, ``AUDIT_PREFIX``, log group) and its DynamoDB event source mapping
+    (stream, table, mapping UUID, on-failure destination: ``dlq_url`` for an SQS queue,
+    ``failed_batches_bucket_name`` for an S3 bucket)."""
+    from botocore.exceptions import ClientError
+
+    region = None
+    if function.startswith("arn:") and not _configured_region():
+        region = function.split(":")[3] or None
+    d = Deployment(
+        outputs={},
+        source=f"the function {function}",
+        is_local=False,
+        endpoint=os.environ.get("AWS_ENDPOINT_URL") or None,
+        region=region,
+    )
+    lam = d.client("lambda")
+    try:
+        conf = lam.get_function_configuration(FunctionName=function)
+        name = conf["FunctionName"]
+        mappings = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = lam.list_event_source_mappings(**kwargs)
+            mappings += [
+                m
+                for m in page.get("EventSourceMappings", [])
+                if str(m.get("FunctionArn", "")).split(":function:")[-1].split(":")[0] == name
+            ]
+            if not page.get("NextMarker"):
+                break
+            kwargs["Marker"] = page["NextMarker"]
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        if err.get("Code") == "ResourceNotFoundException":
+            raise UserError(f"--function-name {function}: no such function") from None
+        why = f"{err.get('Code')}: {err.get('Message')}"
+        raise UserError(f"--function-name {function}: {why}") from None
+    env = (conf.get("Environment") or {}).get("Variables") or {}
+    out: dict[str, Any] = {
+        FUNCTION_NAME: name,
+        "lambda_function_arn": conf["FunctionArn"],
+        LOG_GROUP: (conf.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}",
+        BUCKET_NAME: env.get("S3_BUCKET_NAME"),
+        TOPIC_ARN: env.get("SNS_TOPIC_ARN"),
+        AUDIT_PREFIX: env.get("AUDIT_PREFIX", "audit-logs/"),
+    }
+    stream = next((m for m in mappings if ":dynamodb:" in str(m.get("EventSourceArn"))), None)
+    if stream is not None:
+        arn = str(stream["EventSourceArn"])
+        out[STREAM_ARN] = arn
+        out[TABLE_NAME] = arn.partition(":table/")[2].split("/", 1)[0]
+        out[MAPPING_UUID] = stream["UUID"]
+        dest = ((stream.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        parts = str(dest or "").split(":")
+        if len(parts) > 5 and parts[2] == "sqs":
+            out["dlq_arn"] = dest
+            out[DLQ_URL] = d.client("sqs").get_queue_url(
+                QueueName=parts[5], QueueOwnerAWSAccountId=parts[4]
+            )["QueueUrl"]
+        elif len(parts) > 5 and parts[2] == "s3":
+            out["failed_batches_bucket_name"] = parts[5]
+    d.outputs = out
+    return d
 
 
 def from_local_stack(state_dir: str | os.PathLike[str] | None = None) -> Deployment:
