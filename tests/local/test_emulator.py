@@ -211,6 +211,27 @@ def test_bucket_metrics_configurations_are_kept_returned_and_deleted(aws_client)
     )
     got = s3.get_bucket_metrics_configuration(Bucket="emulator-metrics", Id="on-failure-objects")
     assert got["MetricsConfiguration"] == config
+    # S3's request metrics: a PUT under the prefix counts in AWS/S3 PutRequests, others do not
+    s3.put_object(Bucket="emulator-metrics", Key="aws/lambda/esm/shard/x", Body=b"{}")
+    s3.put_object(Bucket="emulator-metrics", Key="elsewhere/y", Body=b"{}")
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    stats = aws_client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/S3",
+        MetricName="PutRequests",
+        Dimensions=[
+            {"Name": "BucketName", "Value": "emulator-metrics"},
+            {"Name": "FilterId", "Value": "on-failure-objects"},
+        ],
+        StartTime=now - dt.timedelta(minutes=5),
+        EndTime=now + dt.timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(p["Sum"] for p in stats) == 1
+    for o in s3.list_objects_v2(Bucket="emulator-metrics")["Contents"]:
+        s3.delete_object(Bucket="emulator-metrics", Key=o["Key"])
     s3.delete_bucket_metrics_configuration(Bucket="emulator-metrics", Id="on-failure-objects")
     with pytest.raises(ClientError) as gone:
         s3.get_bucket_metrics_configuration(Bucket="emulator-metrics", Id="on-failure-objects")

@@ -34,8 +34,9 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   :func:`_mappings_listed_by_function_name`).
 * S3 bucket metrics configurations (``PutBucketMetricsConfiguration``, Get, Delete:
   ``?metrics&id=ID``) are kept per bucket and returned as put; moto has none and would create
-  the bucket again or list its objects (see :func:`_s3_bucket_metrics_configurations`). Nothing
-  produces the request metrics themselves locally.
+  the bucket again or list its objects (see :func:`_s3_bucket_metrics_configurations`); an
+  object put under such a configuration's prefix counts 1 in ``AWS/S3`` ``PutRequests``
+  (dimensions ``BucketName``, ``FilterId``), S3's request metric, so an alarm on it fires.
 
 The server itself is werkzeug's threaded server around moto's WSGI application behind the
 write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only unless told.
@@ -245,7 +246,46 @@ def _s3_bucket_metrics_configurations() -> None:
         S3Response._bucket_response_put = put  # type: ignore[method-assign]
         S3Response._bucket_response_get = get  # type: ignore[method-assign]
         S3Response._bucket_response_delete = delete  # type: ignore[method-assign]
+        _count_put_requests()
         _metrics_patched = True
+
+
+def _count_put_requests() -> None:
+    """S3 request metrics: each object put into a bucket with a metrics configuration whose
+    prefix (none: every object) matches its key adds 1 to ``AWS/S3`` ``PutRequests``, dimensions
+    ``BucketName`` and ``FilterId`` (the configuration's id), as S3 publishes them (one-minute
+    data; only the prefix filter is interpreted)."""
+    import re
+    from datetime import UTC, datetime
+
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.put_object
+
+    def put_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, bucket_name, key_name, *args, **kwargs)
+        with contextlib.suppress(Exception):  # the metric never fails the PUT
+            bucket = self.get_bucket(bucket_name)
+            found: dict[str, bytes] = getattr(bucket, "ddbstream_metrics", None) or {}
+            if found:
+                from moto.cloudwatch.models import MetricDatum, cloudwatch_backends
+
+                now = datetime.now(UTC).replace(tzinfo=None)
+                backend = cloudwatch_backends[self.account_id][bucket.region_name]
+                for ident, body in found.items():
+                    m = re.search(rb"<Prefix>([^<]*)</Prefix>", body)
+                    prefix = m.group(1).decode() if m else ""
+                    if key_name.startswith(prefix):
+                        dims = [
+                            {"Name": "BucketName", "Value": bucket_name},
+                            {"Name": "FilterId", "Value": ident},
+                        ]
+                        backend.metric_data.append(
+                            MetricDatum("AWS/S3", "PutRequests", 1.0, dims, now, "Count")
+                        )
+        return result
+
+    S3Backend.put_object = put_object  # type: ignore[method-assign]
 
 
 _streams_patch_lock = threading.Lock()
