@@ -15,7 +15,9 @@ messages are read from it and deleted, as any consumer of that queue would.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -93,27 +95,61 @@ def render(n: dict[str, Any]) -> str:
     return f"{t}  other   {n.get('subject') or ''} {text[:200]}".rstrip()
 
 
+def _lines(text: str) -> Iterator[dict[str, Any]]:
+    for line in text.split("\n"):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            yield rec
+
+
+def _read_from(path: Path, pos: int) -> tuple[bytes, int]:
+    """The complete lines of ``path`` from byte ``pos``, and the position after them."""
+    with open(path, "rb") as f:
+        f.seek(pos)
+        chunk = f.read()
+    complete, nl, _rest = chunk.rpartition(b"\n")
+    return complete, pos + len(complete) + len(nl)
+
+
 def _from_file(path: Path, follow: bool, start: int) -> Iterator[dict[str, Any]]:
-    pos = 0
+    """The notifications kept (``<file>.1`` after a rotation, then the file), skipping the first
+    ``start``; with ``follow``, then each one appended, across rotations (the file's inode
+    changes: the rest of the old one, now ``<file>.1``, is read first)."""
+    older_path = path.with_name(path.name + ".1")
     seen = 0
+
+    def emit(raw: bytes) -> Iterator[dict[str, Any]]:
+        nonlocal seen
+        for rec in _lines(raw.decode("utf-8", errors="replace")):
+            seen += 1
+            if seen > start:
+                yield rec
+
+    with contextlib.suppress(FileNotFoundError):
+        yield from emit(_read_from(older_path, 0)[0])
+    ino: int | None = None
+    pos = 0
     while True:
         try:
-            with open(path, encoding="utf-8") as f:
-                f.seek(pos)
-                chunk = f.read()
+            f = open(path, "rb")  # noqa: SIM115 - closed below; its inode read from the open file
         except FileNotFoundError:
-            chunk = ""
-        complete, _, _rest = chunk.rpartition("\n")
-        if complete:
-            pos += len((complete + "\n").encode("utf-8"))
-            for line in complete.split("\n"):
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                seen += 1
-                if seen > start:
-                    yield rec
+            f = None
+        if f is not None:
+            with f:
+                now = os.fstat(f.fileno()).st_ino
+                if ino is not None and now != ino:  # rotated since the last read
+                    with contextlib.suppress(FileNotFoundError):
+                        if older_path.stat().st_ino == ino:
+                            yield from emit(_read_from(older_path, pos)[0])
+                    pos = 0
+                ino = now
+                f.seek(pos)
+                complete, nl, _rest = f.read().rpartition(b"\n")
+                pos += len(complete) + len(nl)
+            yield from emit(complete)
         if not follow:
             return
         time.sleep(0.5)

@@ -40,3 +40,40 @@ def test_inbox_drains_the_topic_into_the_file(aws_client: Any, tmp_path: Path) -
     assert attrs["ApproximateNumberOfMessages"] == "0"
     assert attrs["ApproximateNumberOfMessagesNotVisible"] == "0"  # deleted, not just received
     sqs.delete_queue(QueueUrl=url)  # the session's emulator is shared
+
+
+def test_inbox_rotates_and_readers_follow_across_the_rotation(
+    aws_client: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Past MAX_BYTES the file becomes notifications.jsonl.1 and a new one starts: the inbox stays
+    bounded; `ddbstream notifications` lists the kept ones once, in order, and `-f` follows
+    across a rotation."""
+    from ddbstream.ops import notifications
+
+    sns = aws_client("sns")
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    path = tmp_path / inbox.INBOX_FILE
+    box = inbox.Inbox(aws_client, topic, path, wait_seconds=0)
+    url = box.subscribe()
+    monkeypatch.setattr(inbox, "MAX_BYTES", 2000)
+
+    def publish(first: int, n: int) -> None:
+        for i in range(first, first + n):
+            sns.publish(TopicArn=topic, Message=f"m{i:02d}")
+            while box.drain_once():
+                pass
+
+    follower = notifications._from_file(path, follow=True, start=0)
+    publish(0, 2)
+    assert [next(follower)["Message"] for _ in range(2)] == ["m00", "m01"]
+    publish(2, 4)  # the file passes 2000 bytes: rotated at least once
+    assert inbox.rotated(path).exists()
+    assert [next(follower)["Message"] for _ in range(4)] == ["m02", "m03", "m04", "m05"]
+
+    publish(6, 24)
+    kept = [r["Message"] for r in inbox.read(path)]
+    assert kept == sorted(kept) and kept[-1] == "m29" and len(kept) < 30  # bounded
+    assert path.stat().st_size + inbox.rotated(path).stat().st_size < 3 * 2000
+    listed = [r["Message"] for r in notifications._from_file(path, follow=False, start=0)]
+    assert listed == kept
+    aws_client("sqs").delete_queue(QueueUrl=url)

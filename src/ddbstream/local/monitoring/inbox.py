@@ -7,7 +7,9 @@ envelope as a subscriber gets it (``Type``, ``MessageId``, ``TopicArn``, ``Subje
 ``Message``, ``Timestamp``, ``MessageAttributes``) plus ``received`` (when the inbox took it).
 ``ddbstream notifications`` reads that file, so it can be read again and followed, and the queue
 never fills up: a message is deleted from it once its line is written (a crash between the two
-writes that line again on the next start: at least once).
+writes that line again on the next start: at least once). Past :data:`MAX_BYTES` the file is
+rotated to ``notifications.jsonl.1`` (the one before is dropped), so the inbox stays bounded
+however long the stack runs.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ log = logging.getLogger("ddbstream.local.monitoring")
 
 QUEUE_NAME = "ddbstream-local-inbox"
 INBOX_FILE = "notifications.jsonl"
+#: Past this size the file becomes ``notifications.jsonl.1`` (replacing the previous one) and a
+#: new one starts: a long-running stack keeps at most about twice this much.
+MAX_BYTES = 16 * 1024 * 1024
+
+
+def rotated(path: Path) -> Path:
+    """The previous inbox file, kept after a rotation."""
+    return path.with_name(path.name + ".1")
 
 
 class Inbox:
@@ -75,6 +85,9 @@ class Inbox:
             if not isinstance(envelope, dict):
                 envelope = {"Message": m["Body"]}
             lines.append(json.dumps({"received": now, **envelope}, sort_keys=True) + "\n")
+        with contextlib.suppress(FileNotFoundError):
+            if self.path.stat().st_size > MAX_BYTES:
+                os.replace(self.path, rotated(self.path))
         with open(self.path, "a", encoding="utf-8") as f:
             f.write("".join(lines))
             f.flush()
@@ -126,11 +139,12 @@ def wait_for(path: Path, predicate: Any, timeout: float, since: int = 0) -> dict
 
 
 def read(path: Path) -> list[dict[str, Any]]:
-    """Every notification in the inbox file, oldest first (an unfinished last line is skipped)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
+    """Every notification kept (the rotated file, then the inbox file), oldest first; an
+    unfinished last line is skipped."""
+    text = ""
+    for part in (rotated(path), path):
+        with contextlib.suppress(FileNotFoundError):
+            text += part.read_text(encoding="utf-8")
     out = []
     for line in text.splitlines():
         with contextlib.suppress(ValueError):
