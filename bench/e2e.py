@@ -13,9 +13,10 @@ unless ``--state-dir`` names a running one) with the Terraform defaults the loca
    function's code with ``update-function-code``, the configuration untouched), counting its
    per-change audit objects; the function's own code is put back afterwards.
 
-For each drain, the runtime's ``REPORT`` lines of those invocations give the time spent inside
-the handler, so the rest (polling, batching window, the runtime, the emulator answering the
-stream reads) is what the handler does not control.
+The drain is timed from the first invocation's start (the runtime's REPORT lines) to the last
+change in the audit log; the mapping's activation before it is printed apart. The same REPORT
+lines give the time spent inside the handler, so the rest (polling, batching window, the
+runtime, the emulator answering the stream reads) is what the handler does not control.
 """
 
 from __future__ import annotations
@@ -139,19 +140,23 @@ class Stack:
     def set_mapping(self, enabled: bool) -> None:
         self.lam.update_event_source_mapping(UUID=self.mapping, Enabled=enabled)
 
-    def handler_ms(self, since_ms: int) -> list[float]:
-        """Durations of the invocations since ``since_ms``, from the runtime's REPORT lines."""
+    def reports(self, since_ms: int) -> list[tuple[float, float]]:
+        """(end time in epoch seconds, duration in ms) of the invocations since ``since_ms``,
+        from the runtime's REPORT lines."""
         group = f"/aws/lambda/{self.function}"
-        found: list[float] = []
+        found: list[tuple[float, float]] = []
         kwargs: dict[str, Any] = {"logGroupName": group, "startTime": since_ms}
         while True:
             resp = self.logs.filter_log_events(**kwargs, filterPattern="REPORT")
-            found += [
-                float(m.group(1)) for e in resp["events"] if (m := REPORT.search(e["message"]))
-            ]
+            for e in resp["events"]:
+                if m := REPORT.search(e["message"]):
+                    found.append((e["timestamp"] / 1000, float(m.group(1))))
             if not resp.get("nextToken"):
                 return found
             kwargs["nextToken"] = resp["nextToken"]
+
+    def handler_ms(self, since_ms: int) -> list[float]:
+        return [d for _, d in self.reports(since_ms)]
 
 
 class Watcher(threading.Thread):
@@ -253,12 +258,18 @@ def drain(st: Stack, backlog: int, seed: bool) -> dict[str, float]:
     if w is not None:
         w.stop.set()
         w.join()
-    took = done_at - t0
     time.sleep(1.5)  # the last REPORT lines
-    inside = st.handler_ms(since_ms)
+    reports = st.reports(since_ms)
+    inside = [d for _, d in reports]
+    # the drain proper: from the first invocation's start to the last change in the audit log;
+    # before it, the mapping's activation (the runtime re-reads mappings once a second; Lambda
+    # takes its own time to enable one too) and the first stream read
+    first_start = min((end - d / 1000 for end, d in reports), default=t0)
+    took = done_at - first_start
     return {
         "seconds": took,
         "rate": backlog / took,
+        "activation_s": first_start - t0,
         "invocations": len(inside),
         "handler_s": sum(inside) / 1000,
     }
@@ -326,7 +337,8 @@ def section(state_dir: Path | None, rate: float, seconds: float, backlog: int) -
                 f"  drain of {backlog:,} changes, {name + ':':<11} {d['seconds']:6.1f} s = "
                 f"{d['rate']:6.0f} changes/s; {d['invocations']} invocations, "
                 f"{d['handler_s']:.1f} s inside the handler "
-                f"({d['handler_s'] / d['seconds'] * 100:.0f}% of the drain)"
+                f"({d['handler_s'] / d['seconds'] * 100:.0f}% of the drain); mapping enabled "
+                f"{d['activation_s']:.1f} s before the first invocation (not counted)"
             )
         print(
             f"  ratio: {ours['rate'] / theirs['rate']:.1f}x (target >= 10x); the drain's rest "
