@@ -234,3 +234,18 @@ def test_explicit_function_name_finds_the_dlq_bucket_and_stream(
     assert capsys.readouterr().err == (
         "ddbstream: --function-name no-such-function: no such function\n"
     )
+
+
+def test_a_record_of_another_function_that_is_gone_is_kept_and_the_rest_replayed(
+    mini: MiniStack,
+) -> None:
+    mini.set_topic(mini.topic)
+    ours = mini.send(mini.failure_record(mini.put(1, "ours")))
+    other = mini.failure_record(mini.put(1, "theirs"))
+    other["requestContext"]["functionArn"] = mini.function_arn.replace(mini.function, "gone-fn")
+    theirs = mini.send(other)
+    report = dlq.replay(mini.d, wait_in_flight=0)
+    status = {r.id: (r.status, r.detail) for r in report.results}
+    assert status[ours][0] == "replayed"
+    assert status[theirs] == ("failed", "kept: function gone-fn not found: is the stack deployed?")
+    assert report.exit_code == dlq.EXIT_KEPT and len(mini.dlq_bodies()) == 1

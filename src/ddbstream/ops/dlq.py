@@ -703,7 +703,13 @@ class _Replayer:
             end_sequence_number=b.end_sequence_number,
             batch_size=b.batch_size,
         )
-        pipe = self.pipeline(rec)
+        try:
+            pipe = self.pipeline(rec)
+        except UserError as exc:
+            if rec.function_name == self.deployment.outputs.get("lambda_function_name"):
+                raise  # the stack's own function: the whole replay stops, in one line
+            res.detail = f"kept: {exc}"  # another function's record: this one only
+            return res
         if rec.records is not None:
             records = rec.records
         else:
