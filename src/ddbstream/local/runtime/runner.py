@@ -100,7 +100,7 @@ class Services:
     #: spacing of the attempts after one that made no progress (see Backoff)
     backoff: Backoff = field(default_factory=Backoff)
     #: invocations in flight per function, against its reserved concurrency
-    concurrency: Concurrency = field(default_factory=lambda: Concurrency())
+    concurrency: Concurrency = field(default_factory=Concurrency)
     on_event: Callable[[dict[str, Any]], None] | None = None
     stats: dict[str, collections.Counter[str]] = field(default_factory=dict)
     stats_lock: threading.Lock = field(default_factory=threading.Lock)
