@@ -207,3 +207,23 @@ def test_emf_documents_that_break_the_specification_are_skipped() -> None:
     assert emf.extract(json.dumps({**base, "M": "1"})) == []  # a value must be a number
     no_ts = {**base, "_aws": {"CloudWatchMetrics": base["_aws"]["CloudWatchMetrics"]}}
     assert emf.extract(json.dumps(no_ts)) == []
+
+
+def test_statistics_take_the_metric_with_exactly_those_dimensions(aws_client: Any) -> None:
+    """GetMetricStatistics: 'CloudWatch treats each unique combination of dimensions as a
+    separate metric' -- Changes by FunctionName is not the sum of its EventName series too."""
+    cw = aws_client("cloudwatch")
+    ns = f"Exact{uuid.uuid4().hex[:6]}"
+    fn = [{"Name": "FunctionName", "Value": "fn"}]
+    both = [*fn, {"Name": "EventName", "Value": "INSERT"}]
+    cw.put_metric_data(
+        Namespace=ns,
+        MetricData=[
+            {"MetricName": "Changes", "Dimensions": fn, "Value": 3.0},
+            {"MetricName": "Changes", "Dimensions": both, "Value": 3.0},
+            {"MetricName": "Changes", "Dimensions": both, "Value": 1.0},
+        ],
+    )
+    assert _stats(cw, ns, "Changes", fn) == 3.0
+    assert _stats(cw, ns, "Changes", both) == 4.0
+    assert _stats(cw, ns, "Changes", [{"Name": "FunctionName", "Value": "other"}]) == 0.0

@@ -10,6 +10,10 @@
   enabled. Other action types (Auto Scaling, EC2, Lambda, Systems Manager) are recorded as failed.
 - **DescribeAlarmHistory**, which moto lacks: ``ConfigurationUpdate``, ``StateUpdate`` and
   ``Action`` items, newest first by default, filtered as the API filters.
+- **GetMetricStatistics** takes the metric with exactly the dimensions asked for ("CloudWatch
+  treats each unique combination of dimensions as a separate metric"); moto summed every metric
+  whose dimensions include them (``Changes`` by ``FunctionName`` counted the ``FunctionName,
+  EventName`` series too). Periods are counted from ``StartTime``.
 - **EMF**: log events written to a Lambda log group (``/aws/lambda/...``; CloudWatch extracts
   the metrics of Lambda's output without the ``x-amzn-logs-format`` header other writers need)
   become CloudWatch metrics in the same account and region (:mod:`.emf`).
@@ -134,6 +138,7 @@ def install() -> None:
         _patch_alarm_lifecycle()
         _add_describe_alarm_history()
         _patch_log_events()
+        _exact_dimensions_in_statistics()
         _installed = True
 
 
@@ -218,6 +223,46 @@ def _add_describe_alarm_history() -> None:
         return ActionResult(result)
 
     responses.CloudWatchResponse.describe_alarm_history = describe_alarm_history  # type: ignore[attr-defined]
+
+
+def _exact_dimensions_in_statistics() -> None:
+    from moto.cloudwatch import models as cw
+
+    original = cw.CloudWatchBackend.get_metric_statistics
+
+    def get_metric_statistics(
+        self: Any,
+        namespace: str,
+        metric_name: str,
+        start_time: datetime,
+        end_time: datetime,
+        period: int,
+        stats: list[str],
+        dimensions: list[dict[str, str]],
+        unit: str | None = None,
+    ) -> Any:
+        start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+        if start >= end or not period:  # moto's own validation error
+            return original(
+                self, namespace, metric_name, start_time, end_time, period, stats, dimensions, unit
+            )
+        wanted = frozenset((d["Name"], d.get("Value")) for d in dimensions or [])
+        bins: dict[int, Any] = {}
+        for md in self.get_all_metrics():
+            if md.namespace != namespace or md.name != metric_name:
+                continue
+            if not start <= md.timestamp < end or (unit and md.unit != unit):
+                continue
+            if frozenset((d.name, d.value) for d in md.dimensions) != wanted:
+                continue
+            k = int((md.timestamp - start).total_seconds() // int(period))
+            if k not in bins:
+                bins[k] = cw.Statistics(stats, start + timedelta(seconds=k * int(period)))
+            bins[k].metric_data.append(md)
+            bins[k].unit = md.unit
+        return [bins[k] for k in sorted(bins)]
+
+    cw.CloudWatchBackend.get_metric_statistics = get_metric_statistics  # type: ignore[method-assign]
 
 
 def _aware(t: datetime) -> datetime:
