@@ -90,6 +90,8 @@ def test_a_deployment_needs_a_queue_url(capsys: Any, monkeypatch: Any) -> None:
         outputs={"sns_topic_arn": "arn:aws:sns:us-east-1:1:t"}, source="Terraform in x"
     )
     monkeypatch.setattr(target, "resolve", lambda args: d)
+    assert main(["notifications", "--function-name", "fn"]) == 1
+    assert capsys.readouterr().err.startswith("ddbstream: Terraform in x: pass --queue-url")
     assert main(["notifications", "--terraform-dir", "x"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("ddbstream: Terraform in x: pass --queue-url") and err.count("\n") == 1

@@ -25,12 +25,13 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "notifications",
-        help="what the SNS topic's subscribers received: change and alarm notifications",
-        description="List the notifications published to the stack's SNS topic: the "
-        "processor's change notifications and CloudWatch's alarm notifications, oldest first. "
-        "On the local stack they come from its inbox (a queue it subscribes to the topic and "
-        "drains into notifications.jsonl in its state directory); on a deployment pass "
-        "--queue-url of an SQS queue subscribed to the topic (its messages are consumed).",
+        help="what the SNS topics' subscribers received: change and alarm notifications",
+        description="List the notifications published to the stack's SNS topics: the "
+        "processor's change notifications (sns_topic_arn) and CloudWatch's alarm notifications "
+        "(alarm_topic_arn), oldest first. On the local stack they come from its inbox (a queue "
+        "it subscribes to both topics and drains into notifications.jsonl in its state "
+        "directory; readable while the stack is down); on a deployment pass --queue-url of an "
+        "SQS queue subscribed to them (its messages are consumed).",
     )
     p.add_argument(
         "-f", "--follow", action="store_true", help="keep printing new ones until Ctrl-C"

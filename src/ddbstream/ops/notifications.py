@@ -174,7 +174,8 @@ def _from_queue(sqs: Any, url: str, follow: bool) -> Iterator[dict[str, Any]]:
 def cmd_notifications(args: argparse.Namespace) -> int:
     if args.last is not None and args.last < 0:
         raise UserError(f"--last {args.last}: must be 0 or more")
-    if not args.queue_url and not getattr(args, "terraform_dir", None):
+    deployment = getattr(args, "terraform_dir", None) or getattr(args, "function_name", None)
+    if not args.queue_url and not deployment:
         # the local inbox is a file: readable whether the stack runs or not
         from ddbstream.local import stack as local_stack
 
