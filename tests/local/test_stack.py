@@ -213,7 +213,8 @@ def test_a_snapshot_from_elsewhere_is_refused(tmp_path: Path) -> None:
 def test_up_printed_progress_and_how_to_use_it(local_stack: LocalStackHandle) -> None:
     out = local_stack.up_output
     assert "emulator" in out and "terraform" in out and "runtime" in out
-    assert "created   aws_dynamodb_table." in out  # resources as they complete, with timings
+    # resources as they complete, with timings (addresses inside the root's module call)
+    assert "created   module.ddbstream.aws_dynamodb_table." in out
     assert 'eval "$(ddbstream env' in out and "-raw dynamodb_table_name" in out
     timings = local_stack.state["timings"]
     assert set(timings) >= {"emulator", "package", "terraform_init", "terraform_apply", "runtime"}
