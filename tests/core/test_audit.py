@@ -100,6 +100,8 @@ def test_line_keeps_exact_numbers_binary_sets_and_nulls():
     assert doc["event_time"] == "2025-11-25T10:00:00Z"
     assert doc["table_name"] == "UserActivities"
     assert doc["keys"] == KEYS
+    # the types the JSON values hide, so a reader can rebuild the item exactly
+    assert doc["attribute_types"] == {"new_image": {"Tags": "SS", "Blob": "B"}}
 
 
 def test_gzip_body_decompresses_to_ndjson():

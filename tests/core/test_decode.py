@@ -260,3 +260,52 @@ def test_an_undecodable_image_value_leaves_the_rest_of_the_change():
     ev = decode_record(raw_record(OldImage=[]))
     assert ev.old_image is None and ev.undecodable == {"old_image": "must be an object, got list"}
     assert decode_record(raw_record()).undecodable is None  # the usual case
+
+
+def test_types_the_json_value_hides_are_named() -> None:
+    """B looks like S and the sets look like lists once decoded: the event names them, nested
+    ones by their path, so the exact item can be rebuilt from the audit line."""
+    blob = base64.b64encode(b"\x00\xff").decode()
+    new = {
+        "UserId": {"S": "u1"},
+        "ActivityId": {"B": blob},
+        "Photo": {"B": blob},
+        "Tags": {"SS": ["b", "a"]},
+        "Scores": {"NS": ["2", "1"]},
+        "Blobs": {"BS": [blob]},
+        "Plain": {"L": [{"S": "x"}, {"N": "1"}]},
+        "Meta": {"M": {"thumb": {"B": blob}, "n": {"N": "1"}}},
+        "Hist": {"L": [{"S": "x"}, {"M": {"k": {"SS": ["z"]}}}]},
+    }
+    ev = decode_record(
+        raw_record(Keys={"UserId": {"S": "u1"}, "ActivityId": {"B": blob}}, NewImage=new)
+    )
+    assert ev.types == {
+        "keys": {"ActivityId": "B"},
+        "new_image": {
+            "ActivityId": "B",
+            "Photo": "B",
+            "Tags": "SS",
+            "Scores": "NS",
+            "Blobs": "BS",
+            "Meta": {"M": {"thumb": "B"}},
+            "Hist": {"L": {"1": {"M": {"k": "SS"}}}},
+        },
+    }
+
+
+def test_records_of_strings_numbers_maps_and_lists_name_no_types() -> None:
+    new = {"UserId": {"S": "u1"}, "L": {"L": [{"N": "1"}, {"M": {"a": {"BOOL": True}}}]}}
+    assert decode_record(raw_record(NewImage=new)).types is None
+    # a typed value in one record does not mark the next one
+    decode_record(raw_record(NewImage={**new, "B": {"B": "AA=="}}))
+    assert decode_record(raw_record(NewImage=new)).types is None
+
+
+def test_types_walk_skips_malformed_values_of_a_partial_change() -> None:
+    """A partially decodable record's raw image holds values that are not AttributeValues:
+    the type walk leaves them out instead of failing the record."""
+    from ddbstream.core.decode import attribute_types
+
+    raw = {"Id": {"S": "x"}, "Bad": 5, "Odd": {"B": "AA==", "S": "x"}, "Tags": {"SS": ["a"]}}
+    assert attribute_types(None, raw, None) == {"new_image": {"Tags": "SS"}}

@@ -339,7 +339,8 @@ def reference_line(ev: ChangeEvent) -> str:
         f'"size_bytes":{"null" if size is None else size},'
         f'"stream_view_type":{"null" if view is None else q(view)},'
         f'"ttl_expiry":{"true" if ev.ttl_expiry else "false"},'
-        f'"aws_region":{"null" if region is None else q(region)}}}'
+        f'"aws_region":{"null" if region is None else q(region)},'
+        f'"attribute_types":{"null" if ev.types is None else q(ev.types)}}}'
     )
 
 

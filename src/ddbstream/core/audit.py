@@ -83,6 +83,7 @@ def event_to_dict(ev: ChangeEvent) -> dict[str, Any]:
         "stream_view_type": ev.stream_view_type,
         "ttl_expiry": ev.ttl_expiry,
         "aws_region": ev.aws_region,
+        "attribute_types": ev.types,
     }
     if ev.undecodable:
         doc["undecodable_attributes"] = ev.undecodable
@@ -110,7 +111,7 @@ def _tail(ev: ChangeEvent) -> str:
     s = _tail_cache[k] = (
         f'"stream_view_type":{"null" if view is None else _q(view)},'
         f'"ttl_expiry":{"true" if ttl else "false"},'
-        f'"aws_region":{"null" if region is None else _q(region)}}}'
+        f'"aws_region":{"null" if region is None else _q(region)},'
     )
     return s
 
@@ -144,12 +145,13 @@ def event_to_line(ev: ChangeEvent) -> str:
     head = _head_cache.get((ev.event_name, ev.table_name)) or _head(ev)
     tail = _tail_cache.get((ev.stream_view_type, ev.ttl_expiry, ev.aws_region)) or _tail(ev)
     iso = _iso_cache.get(ev.event_time) or event_time_iso(ev)
-    size, created = ev.size_bytes, ev.approximate_creation_time
+    size, created, types = ev.size_bytes, ev.approximate_creation_time, ev.types
     line = (
         f'{{"event_id":{_q(ev.event_id)}{head}{variable},'
         f'"sequence_number":{_q(ev.sequence_number)},"event_time":"{iso}",'
         f'"approximate_creation_time":{"null" if created is None else repr(created)},'
         f'"size_bytes":{"null" if size is None else size},{tail}'
+        f'"attribute_types":{"null" if types is None else dumps(types)}}}'
     )
     if ev.undecodable:  # rare: a partially decoded change names what it lacks
         line = f'{line[:-1]},"undecodable_attributes":{dumps(ev.undecodable)}}}'

@@ -14,6 +14,10 @@ DynamoDB type           Python value
 ``SS`` / ``NS`` / ``BS``  ``list``, sorted (strings; numerically; by the decoded bytes)
 ======================  ==================================================================
 
+Four of these types share their Python (and JSON) value with another one: ``B`` looks like
+``S``, and the sets look like lists. So that a reader can rebuild the exact DynamoDB item (the
+audit log's ``as-of``), :attr:`ChangeEvent.types` names them: see :func:`attribute_types`.
+
 The decoder is a hand-written type dispatch (no ``TypeDeserializer``): it is the hot loop of
 every batch. Anything that is not a well-formed record raises :class:`DecodeError`, which the
 pipeline turns into a quarantine object.
@@ -71,9 +75,16 @@ class ChangeEvent:
     #: image) -> why it could not be decoded; those attributes are left out of the images and
     #: of the diff. None for a change decoded whole (the usual case).
     undecodable: dict[str, str] | None = None
+    # Where the keys or images hold a B, SS, NS or BS value (else None): see attribute_types.
+    types: dict[str, Any] | None = None
 
 
 # --- values -------------------------------------------------------------------------------
+
+# Counts the B / SS / NS / BS values decoded. decode_record compares it before and after a
+# record: the type walk (attribute_types) runs only for the rare records that hold one, so the
+# common record pays two global reads and nothing else.
+_typed_seen = 0
 
 _NUMBER_RE = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
@@ -104,6 +115,8 @@ def decode_number(text: object) -> int | Decimal:
 
 
 def _binary(text: object) -> str:
+    global _typed_seen
+    _typed_seen += 1
     if type(text) is not str:
         raise DecodeError(f"B value must be base64 text, got {type(text).__name__}")
     try:
@@ -148,6 +161,8 @@ def _list(v: object) -> list[JSONValue]:
 
 
 def _ss(v: object) -> list[str]:
+    global _typed_seen
+    _typed_seen += 1
     if type(v) is not list:
         raise DecodeError(f"SS value must be an array, got {type(v).__name__}")
     for x in v:
@@ -157,12 +172,16 @@ def _ss(v: object) -> list[str]:
 
 
 def _ns(v: object) -> list[int | Decimal]:
+    global _typed_seen
+    _typed_seen += 1
     if type(v) is not list:
         raise DecodeError(f"NS value must be an array, got {type(v).__name__}")
     return sorted(decode_number(x) for x in v)
 
 
 def _bs(v: object) -> list[str]:
+    global _typed_seen
+    _typed_seen += 1
     if type(v) is not list:
         raise DecodeError(f"BS value must be an array, got {type(v).__name__}")
     return sorted((_binary(x) for x in v), key=_binary_sort_key)
@@ -241,6 +260,53 @@ def decode_item(item: object, what: str = "item") -> dict[str, JSONValue]:
         return _decode_attrs(item)
     except DecodeError as exc:
         raise DecodeError(f"{what}: {exc}") from None
+
+
+# --- types the JSON value does not tell --------------------------------------------------
+
+_HIDDEN_TAGS = frozenset(("B", "SS", "NS", "BS"))
+
+
+def _types_in(item: dict[str, Any]) -> dict[str, Any]:
+    # Strings and numbers (nearly every attribute) are skipped by one comprehension; this runs
+    # for every record holding a set or a binary value, which in some tables is every record.
+    out: dict[str, Any] = {}
+    rest = [
+        kv for kv in item.items() if type(kv[1]) is not dict or not ("S" in kv[1] or "N" in kv[1])
+    ]
+    for k, av in rest:
+        if type(av) is not dict or len(av) != 1:
+            continue  # an undecodable value of a partially decoded change: not in the image
+        for tag, v in av.items():  # the one type key
+            if tag in _HIDDEN_TAGS:
+                out[k] = tag
+            elif tag == "M" and type(v) is dict:
+                inner = _types_in(v)
+                if inner:
+                    out[k] = {"M": inner}
+            elif tag == "L" and type(v) is list:
+                inner = _types_in({str(i): x for i, x in enumerate(v)})
+                if inner:
+                    out[k] = {"L": inner}
+    return out
+
+
+def attribute_types(
+    keys: dict[str, Any] | None, new: dict[str, Any] | None, old: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The DynamoDB types that the decoded values do not show, from a record's (already
+    validated) AttributeValues: ``{"keys"|"new_image"|"old_image": {attribute: T}}`` where
+    ``T`` is ``"B"``, ``"SS"``, ``"NS"`` or ``"BS"``, or, for a map or list holding such a value
+    somewhere inside, ``{"M": {name: T}}`` / ``{"L": {"index": T}}``. Everything not named is
+    what its JSON value says: string ``S``, number ``N``, boolean ``BOOL``, null ``NULL``, object
+    ``M``, array ``L``. ``None`` when there is nothing to name (most records)."""
+    out: dict[str, Any] = {}
+    for name, image in (("keys", keys), ("new_image", new), ("old_image", old)):
+        if type(image) is dict:
+            found = _types_in(image)
+            if found:
+                out[name] = found
+    return out or None
 
 
 # --- records ------------------------------------------------------------------------------
@@ -410,6 +476,7 @@ def decode_record(record: object, received_at: float | None = None) -> ChangeEve
     # inlined (same checks, same messages): a function call each saved, once per change.
     if type(record) is not dict:
         raise DecodeError(f"record must be an object, got {type(record).__name__}")
+    typed_before = _typed_seen
     event_name = record.get("eventName")
     if event_name not in EVENT_NAMES:
         raise DecodeError(f"eventName {event_name!r:.40} is not INSERT, MODIFY or REMOVE")
@@ -501,4 +568,5 @@ def decode_record(record: object, received_at: float | None = None) -> ChangeEve
         removed,
         changed,
         undecodable,
+        None if _typed_seen == typed_before else attribute_types(raw_keys, raw_new, raw_old),
     )
