@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 #: The verb groups, in the order ``--help`` lists them (modules of this package).
-GROUPS: tuple[str, ...] = ("stack", "dlq", "quarantine", "monitoring")
+GROUPS: tuple[str, ...] = ("stack", "dlq", "quarantine", "monitoring", "audit")
 
 Run = Callable[[argparse.Namespace], int]
 
