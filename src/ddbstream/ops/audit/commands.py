@@ -183,7 +183,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     chosen: list[Any] = []
     lines = 0
     for o in reversed(objs):
-        if lines >= args.lines and o.hour < chosen[-1].hour:
+        if chosen and lines >= args.lines and o.hour < chosen[-1].hour:
             break
         chosen.append(o)
         lines += len(cache.read_lines(o))
