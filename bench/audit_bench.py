@@ -121,13 +121,13 @@ def timed_query(s3: Any, root: Path) -> tuple[float, list[Any]]:
 
 def timed_as_of(s3: Any, root: Path) -> tuple[float, int]:
     from ddbstream.ops.audit.asof import as_of
-    from ddbstream.ops.audit.items import read_changes
     from ddbstream.ops.audit.store import AuditCache
 
     t = time.perf_counter()
     cache = AuditCache(s3, BUCKET, PREFIX, root)
     cache.sync()
-    snap = as_of(read_changes(cache, cache.objects()), "UserActivities", datetime.now(UTC))
+    lines = (line for o in cache.objects() for line in cache.read_lines(o))
+    snap = as_of(lines, "UserActivities", datetime.now(UTC))
     items = snap.typed_items()
     return time.perf_counter() - t, len(items)
 

@@ -23,9 +23,12 @@ T0 = 1_764_064_800  # 2025-11-25T10:00:00Z
 KEYS = {"UserId": "u1", "ActivityId": "a1"}
 
 
+def line(name: str, new: Any, old: Any = None, seq: int = 1, ts: int = T0, keys=KEYS) -> str:  # type: ignore[no-untyped-def]
+    return event_to_line(decode_record(stream_record(name, keys, new, old, seq=seq, ts=ts)))
+
+
 def change(name: str, new: Any, old: Any = None, seq: int = 1, ts: int = T0, keys=KEYS):  # type: ignore[no-untyped-def]
-    r = stream_record(name, keys, new, old, seq=seq, ts=ts)
-    return parse_line(event_to_line(decode_record(r)))
+    return parse_line(line(name, new, old, seq, ts, keys))
 
 
 _TAGS = {"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"}
@@ -102,10 +105,10 @@ def test_any_item_round_trips_through_the_audit_line(attrs: dict[str, Any]) -> N
 def test_as_of_takes_the_latest_change_at_or_before_the_moment() -> None:
     k2 = {"UserId": "u2", "ActivityId": "a2"}
     changes = [
-        change("INSERT", {**KEYS, "v": 1}, seq=1, ts=T0),
-        change("MODIFY", {**KEYS, "v": 2}, {**KEYS, "v": 1}, seq=2, ts=T0 + 10),
-        change("INSERT", {**k2, "v": 9}, seq=3, ts=T0 + 10, keys=k2),
-        change("REMOVE", None, {**k2, "v": 9}, seq=4, ts=T0 + 20, keys=k2),
+        line("INSERT", {**KEYS, "v": 1}, seq=1, ts=T0),
+        line("MODIFY", {**KEYS, "v": 2}, {**KEYS, "v": 1}, seq=2, ts=T0 + 10),
+        line("INSERT", {**k2, "v": 9}, seq=3, ts=T0 + 10, keys=k2),
+        line("REMOVE", None, {**k2, "v": 9}, seq=4, ts=T0 + 20, keys=k2),
     ]
     at = datetime.fromtimestamp(T0, UTC)
     dup = changes[1]
@@ -120,8 +123,9 @@ def test_as_of_takes_the_latest_change_at_or_before_the_moment() -> None:
 
 def test_as_of_reports_keys_it_cannot_rebuild() -> None:
     r = stream_record("INSERT", KEYS, {**KEYS, "v": 1}, view="KEYS_ONLY")
-    c = parse_line(event_to_line(decode_record(r)))
-    snap = as_of([c], "UserActivities", datetime.fromtimestamp(T0 + 1, UTC))
+    snap = as_of(
+        [event_to_line(decode_record(r))], "UserActivities", datetime.fromtimestamp(T0 + 1, UTC)
+    )
     assert snap.unknown and not snap.items
 
 

@@ -5,16 +5,20 @@ the moment decides: a REMOVE means the item was gone, anything else gives its ne
 result is DynamoDB's items exactly (numbers to the digit, binary, sets), given a stream view
 type that carries new images (NEW_IMAGE or NEW_AND_OLD_IMAGES); a key whose deciding change has
 no new image (KEYS_ONLY, OLD_IMAGE) cannot be rebuilt and is reported.
+
+Every line is read once cheaply (non-integral numbers kept as their text, which is exact and
+fast), and only the deciding line of each key is parsed again into exact values.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ddbstream.ops.audit.items import Change, item_key, to_dynamodb
+from ddbstream.ops.audit.items import Change, parse_line, to_dynamodb
 
 
 @dataclass
@@ -36,25 +40,38 @@ class Snapshot:
         return [c.doc["new_image"] for _, c in sorted(self.items.items())]
 
 
-def as_of(changes: Iterable[Change], table: str, at: datetime) -> Snapshot:
-    """Rebuild ``table`` at ``at`` from ``changes`` (any order, duplicates allowed)."""
-    latest: dict[str, Change] = {}
+# Non-integral numbers kept as their text: exact, and cheaper than Decimal. One decoder made
+# once (json.loads with arguments builds one per call).
+_decode = json.JSONDecoder(parse_float=str).decode
+
+
+def as_of(lines: Iterable[str], table: str, at: datetime) -> Snapshot:
+    """Rebuild ``table`` at ``at`` from audit ``lines`` (any order, duplicates allowed)."""
+    at_ts = at.timestamp()
     snap = Snapshot(table, at)
-    for c in changes:
-        if c.table != table:
+    # Key attributes are strings, numbers or binary (scalars): their sorted (name, value) pairs
+    # identify an item; a table's key attributes have one type each (its key schema).
+    best: dict[tuple[Any, ...], tuple[tuple[int, str], str, str]] = {}
+    for line in lines:
+        d = _decode(line)
+        if d["table_name"] != table:
             continue
         snap.changes_read += 1
-        if c.event_time > at:
+        ts = d["approximate_creation_time"]
+        if (float(ts) if type(ts) is str else ts) > at_ts:
             continue
-        k = item_key(c.keys)
-        prev = latest.get(k)
-        if prev is None or c.order > prev.order:
-            latest[k] = c
-    for k, c in latest.items():
-        if c.event_name == "REMOVE":
+        seq = d["sequence_number"]
+        order = (len(seq), seq)
+        k = tuple(sorted(d["keys"].items()))
+        prev = best.get(k)
+        if prev is None or order > prev[0]:
+            best[k] = (order, d["event_name"], line)
+    for _, name, line in best.values():
+        if name == "REMOVE":
             continue
+        c = parse_line(line)
         if not isinstance(c.doc.get("new_image"), dict):
-            snap.unknown.append(k)
+            snap.unknown.append(c.item_key)
             continue
-        snap.items[k] = c
+        snap.items[c.item_key] = c
     return snap

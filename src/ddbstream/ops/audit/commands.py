@@ -104,14 +104,14 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_as_of(args: argparse.Namespace) -> int:
     from ddbstream.ops.audit.asof import as_of
-    from ddbstream.ops.audit.items import parse_time, read_changes
+    from ddbstream.ops.audit.items import parse_time
 
     at = parse_time(args.timestamp, "TIMESTAMP")
     d, cache = open_cache(args)
     table = args.table or d.table_name
     _sync(cache, Scope((table,), None, at), quiet=args.quiet)
     objs = [o for o in cache.objects() if o.table == table and o.hour <= at]
-    snap = as_of(read_changes(cache, objs), table, at)
+    snap = as_of((line for o in objs for line in cache.read_lines(o)), table, at)
     if snap.unknown:
         raise UserError(
             f"{len(snap.unknown)} item(s) of {table} cannot be rebuilt: their last change before "

@@ -71,15 +71,15 @@ def key_matches(keys: dict[str, Any], wanted: dict[str, str]) -> bool:
     return True
 
 
-def prefilter_for(wanted: dict[str, str]) -> bytes | None:
-    """Bytes every matching line contains (a cheap test before parsing), if any."""
+def prefilter_for(wanted: dict[str, str]) -> str | None:
+    """Text every matching line contains (a cheap test before parsing), if any."""
     from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 
     for text in wanted.values():
         try:
             Decimal(text)
         except InvalidOperation:
-            return encode_basestring_ascii(text).encode("ascii")
+            return str(encode_basestring_ascii(text))
     return None
 
 

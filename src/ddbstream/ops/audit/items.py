@@ -177,10 +177,10 @@ def parse_time(text: str, what: str, now: datetime | None = None) -> datetime:
 
 
 def read_changes(
-    cache: Any, objects: Iterable[Any], prefilter: bytes | None = None
+    cache: Any, objects: Iterable[Any], prefilter: str | None = None
 ) -> Iterator[Change]:
     """The parsed lines of ``objects`` (an :class:`~ddbstream.ops.audit.store.AuditCache`'s),
-    in the order given; with ``prefilter``, only lines containing those bytes."""
+    in the order given; with ``prefilter``, only lines containing that text."""
     for obj in objects:
         for line in cache.read_lines(obj):
             if prefilter is None or prefilter in line:

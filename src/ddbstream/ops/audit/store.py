@@ -147,10 +147,10 @@ class AuditCache:
         out.sort(key=lambda o: (o.last_modified, o.key))
         return out
 
-    def read_lines(self, obj: AuditObject) -> list[bytes]:
-        """The lines of one cached object (bytes, without newlines)."""
-        data = gzip.decompress(self.path_of(obj.key).read_bytes())
-        return [line for line in data.split(b"\n") if line]
+    def read_lines(self, obj: AuditObject) -> list[str]:
+        """The lines of one cached object (without newlines)."""
+        data = gzip.decompress(self.path_of(obj.key).read_bytes()).decode("utf-8")
+        return [line for line in data.split("\n") if line]
 
     # --- syncing ----------------------------------------------------------------------------
 
