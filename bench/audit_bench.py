@@ -29,8 +29,8 @@ from typing import Any
 
 from ddbstream.core.audit import build_audit_objects, event_to_line
 from ddbstream.core.decode import decode_record
-from ddbstream.core.records import stream_record
 from ddbstream.local import clients, emulator
+from ddbstream.testing.records import stream_record
 
 OBJECTS = 1_000
 PER_OBJECT = 100

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from ddbstream.core.audit import event_to_line
 from ddbstream.core.decode import decode_record
-from ddbstream.core.records import encode_item, stream_record
 from ddbstream.errors import UserError
 from ddbstream.ops.audit import history as h
 from ddbstream.ops.audit.asof import as_of
 from ddbstream.ops.audit.items import parse_line, parse_time, to_dynamodb
+from ddbstream.testing.records import encode_item, stream_record
 
 T0 = 1_764_064_800  # 2025-11-25T10:00:00Z
 KEYS = {"UserId": "u1", "ActivityId": "a1"}

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from audit_helpers import PREFIX, objects_of
 
-from ddbstream.core.records import stream_record
 from ddbstream.ops.audit.store import AuditCache, Scope, parse_key
+from ddbstream.testing.records import stream_record
 
 T0 = 1_764_064_800  # 2025-11-25T10:00:00Z
 

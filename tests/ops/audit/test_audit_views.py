@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from audit_helpers import write_cache
 
-from ddbstream.core.records import stream_record
 from ddbstream.errors import UserError
 from ddbstream.ops.audit import views
+from ddbstream.testing.records import stream_record
 
 T0 = 1_764_064_800  # 2025-11-25T10:00:00Z
 W0 = datetime(2025, 11, 25, 10, 5, tzinfo=UTC)
