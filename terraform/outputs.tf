@@ -105,3 +105,13 @@ output "athena_table" {
   description = "Athena table over the audit log, as database.table (null when enable_athena_table is false)."
   value       = module.ddbstream.athena_table
 }
+
+output "athena_workgroup" {
+  description = "Athena workgroup for the audit log (results encrypted with the stack's key, under athena-results/ in the audit bucket; null when enable_athena_table is false)."
+  value       = module.ddbstream.athena_workgroup
+}
+
+output "athena_changes_view_query_id" {
+  description = "Id of the Athena named query that creates the deduplicating changes view (null when enable_athena_table is false)."
+  value       = module.ddbstream.athena_changes_view_query_id
+}

@@ -357,7 +357,7 @@ variable "alarm_delivery_failures_threshold" {
 # ---------------------------------------------------------------------------------------------
 
 variable "enable_athena_table" {
-  description = "Create a Glue database and an Athena table (partition projection) over the audit log."
+  description = "Create a Glue database and an Athena table (partition projection) over the audit log, an Athena workgroup with encrypted results, and the named query that creates the deduplicating changes view."
   type        = bool
   default     = true
 }

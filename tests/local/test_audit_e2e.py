@@ -272,7 +272,6 @@ def test_tail_shows_the_newest_and_follows(
             "--json",
             "--interval",
             "0.5",
-            "-q",
             "--state-dir",
             str(local_stack.state_dir),
         ],
@@ -282,11 +281,84 @@ def test_tail_shows_the_newest_and_follows(
         text=True,
     )
     try:
-        time.sleep(3)
+        assert follow.stderr is not None
+        # it says when it follows: what lands from then on is printed
+        while "following" not in (ready := follow.stderr.readline()):
+            assert ready, "tail -f ended before following"
         local_stack.client("dynamodb").put_item(TableName=workload["table"], Item=item(99, 1))
-        stdout, stderr = follow.communicate(timeout=60)
+        stdout, stderr = follow.communicate(timeout=90)
     finally:
         follow.kill()
     assert follow.returncode == 0, stderr
     (line,) = stdout.splitlines()
     assert json.loads(line)["keys"] == {"UserId": f"{RUN}-3", "ActivityId": "act-099"}
+
+
+def _fits(value: Any, hive_type: str, column: str) -> bool:
+    """Does a JSON value of the line fit its Hive column type (as OpenX JSON SerDe reads it)?"""
+    if value is None:
+        return True
+    if hive_type == "string":
+        # objects in a string column come back as their JSON text (keys, images, types)
+        json_text = column in {"keys", "new_image", "old_image", "attribute_types"}
+        return isinstance(value, str) or (json_text and isinstance(value, dict))
+    if hive_type == "array<string>":
+        return isinstance(value, list) and all(isinstance(x, str) for x in value)
+    if hive_type == "bigint":
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+    if hive_type == "double":
+        return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+    if hive_type == "boolean":
+        return isinstance(value, bool)
+    raise AssertionError(f"column {column}: type {hive_type} not covered by this test")
+
+
+def test_the_glue_table_matches_a_real_audit_line(
+    local_stack: LocalStackHandle, workload: dict[str, Any]
+) -> None:
+    outputs = local_stack.outputs
+    table = local_stack.client("glue").get_table(
+        DatabaseName=outputs["athena_database"], Name="audit_log"
+    )["Table"]
+    sd = table["StorageDescriptor"]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert sd["SerdeInfo"]["Parameters"]["case.insensitive"] == "FALSE"
+    columns = [(c["Name"], c["Type"]) for c in sd["Columns"]]
+    # a real line of this run, with binary, sets and a MODIFY's diff in it
+    s3 = local_stack.client("s3")
+    bucket, prefix = outputs["s3_bucket_name"], outputs["audit_prefix"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+    for key in keys:
+        body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode()
+        lines = [json.loads(x, parse_float=Decimal) for x in body.splitlines()]
+        line = next(
+            (x for x in lines if x["event_name"] == "MODIFY" and RUN in json.dumps(x["keys"])), None
+        )
+        if line is not None:
+            break
+    assert line is not None and line["attribute_types"] is not None
+    assert [name for name, _ in columns] == list(line), "columns = the line's fields, in order"
+    for name, hive_type in columns:
+        assert _fits(line[name], hive_type, name), (name, hive_type, line[name])
+    # partition projection resolves to the object's own key
+    params = table["Parameters"]
+    hour = datetime.fromisoformat(line["event_time"].replace("Z", "+00:00"))
+    location = (
+        params["storage.location.template"]
+        .replace("${source_table}", line["table_name"])
+        .replace("${year}", f"{hour.year:04d}")
+        .replace("${month}", f"{hour.month:02d}")
+        .replace("${day}", f"{hour.day:02d}")
+        .replace("${hour}", f"{hour.hour:02d}")
+    )
+    assert f"s3://{bucket}/{key}".startswith(location)
+    assert line["table_name"] in params["projection.source_table.values"].split(",")
+    # the workgroup encrypts results with the stack's key; the view's statement is stored
+    athena = local_stack.client("athena")
+    wg = athena.get_work_group(WorkGroup=outputs["athena_workgroup"])["WorkGroup"]["Configuration"]
+    assert wg["EnforceWorkGroupConfiguration"] is True
+    enc = wg["ResultConfiguration"]["EncryptionConfiguration"]
+    assert enc == {"EncryptionOption": "SSE_KMS", "KmsKey": outputs["kms_key_arn"]}
+    q = athena.get_named_query(NamedQueryId=outputs["athena_changes_view_query_id"])["NamedQuery"]
+    assert q["QueryString"].startswith("CREATE OR REPLACE VIEW changes AS")
+    assert f'"{outputs["athena_database"]}"."audit_log"' in q["QueryString"]

@@ -1,8 +1,11 @@
 # Optional: the audit log as an Athena table (Glue Data Catalog), with partition projection, so
-# no crawler and no MSCK REPAIR are ever needed. Query it from any Athena workgroup, e.g.
-#   SELECT event_name, count(*) FROM "<database>"."audit_log"
-#   WHERE year = 2026 AND month = 11 GROUP BY 1
-# Nested images (keys, new_image, old_image) are JSON text: use json_extract_scalar().
+# no crawler and no MSCK REPAIR are ever needed: audit_log is every line of every object
+# (retries included), one column per field of the audit line (core/audit.py), in its order.
+# The deduplicated, typed view `changes` is created by the named query in athena.tf; it has the
+# columns of `ddbstream audit query`'s changes view, so the same SQL runs on both.
+# Nested values (keys, images, attribute_types) are JSON text here: OpenX JSON SerDe returns an
+# object in a string column as its JSON text. tests/local/test_audit_e2e.py checks every field
+# of a real line against these column types.
 
 locals {
   glue_database_name = "${replace(local.name_prefix, "-", "_")}_audit"
@@ -79,6 +82,9 @@ resource "aws_glue_catalog_table" "audit_log" {
       serialization_library = "org.openx.data.jsonserde.JsonSerDe"
       parameters = {
         "ignore.malformed.json" = "FALSE"
+        # Column names match the line's fields exactly (all lower case); left TRUE, the SerDe
+        # lower-cases key names, which item attribute names inside the images are not.
+        "case.insensitive" = "FALSE"
       }
     }
 
@@ -100,6 +106,7 @@ resource "aws_glue_catalog_table" "audit_log" {
         ["stream_view_type", "string"],
         ["ttl_expiry", "boolean"],
         ["aws_region", "string"],
+        ["attribute_types", "string"],
       ]
       content {
         name = columns.value[0]

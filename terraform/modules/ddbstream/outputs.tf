@@ -121,3 +121,13 @@ output "athena_table" {
   description = "Athena table over the audit log, as database.table (null when enable_athena_table is false)."
   value       = var.enable_athena_table ? "${aws_glue_catalog_database.audit[0].name}.${aws_glue_catalog_table.audit_log[0].name}" : null
 }
+
+output "athena_workgroup" {
+  description = "Athena workgroup for the audit log (results encrypted with the stack's key, under athena-results/ in the audit bucket; null when enable_athena_table is false)."
+  value       = one(aws_athena_workgroup.audit[*].name)
+}
+
+output "athena_changes_view_query_id" {
+  description = "Id of the Athena named query that creates the deduplicating changes view (null when enable_athena_table is false)."
+  value       = one(aws_athena_named_query.changes_view[*].id)
+}

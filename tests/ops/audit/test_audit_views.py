@@ -152,3 +152,13 @@ def test_every_line_field_has_a_column(tmp_path: Path) -> None:
     (path,) = cache.data_dir.rglob("*.ndjson.gz")
     line = json.loads(gzip.decompress(path.read_bytes()))
     assert list(line) == list(views.LINE_COLUMNS)
+
+
+def test_the_athena_view_has_the_columns_of_this_one() -> None:
+    """The README's SQL runs on both engines: the Terraform view's columns are these, in order."""
+    sql = (
+        Path(__file__).parents[3] / "terraform/modules/ddbstream/athena/changes_view.sql"
+    ).read_text()
+    select = sql.split("SELECT", 1)[1].split("FROM (", 1)[0]
+    names = [line.strip().rstrip(",").split()[-1] for line in select.splitlines() if line.strip()]
+    assert names == views.CHANGES_COLUMNS

@@ -193,6 +193,12 @@ def cmd_tail(args: argparse.Namespace) -> int:
         print(_tail_line(c, fmt), flush=True)
     if not args.follow:
         return 0
+    print(
+        f"audit tail: following s3://{cache.bucket}/{cache.prefix} every {args.interval:g}s "
+        "(Ctrl-C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         while args.stop_after is None or printed < args.stop_after:
             time.sleep(args.interval)
