@@ -33,6 +33,7 @@ demo: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/audit_bench.py
 
 bench-e2e: venv
 	$(BIN)/python bench/run.py --only e2e

@@ -167,7 +167,10 @@ def test_history_of_an_item(local_stack: LocalStackHandle, workload: dict[str, A
     text = out.stdout
     assert "INSERT" in text and "MODIFY" in text
     assert '+ Added = "yes"' in text and "- Flag (was true)" in text and "~ Version: 1 -> 2" in text
-    deleted = run(local_stack, "history", f"UserId={RUN}-2", "ActivityId=act-006", "--json", "-q")
+    table = workload["table"]  # TABLE first, as `history TABLE KEY=VALUE...`
+    deleted = run(
+        local_stack, "history", table, f"UserId={RUN}-2", "ActivityId=act-006", "--json", "-q"
+    )
     steps = [json.loads(line) for line in deleted.stdout.splitlines()]
     assert [s["event_name"] for s in steps] == ["INSERT", "REMOVE"]
     missing = run(local_stack, "history", "UserId=nobody", "ActivityId=x", "-q")

@@ -77,18 +77,18 @@ def register(sub: Any) -> None:
     p = gs.add_parser(
         "history",
         help="an item's changes in stream order, with what each changed",
+        usage="%(prog)s [TABLE] NAME=VALUE [NAME=VALUE ...] [options]",
         description="Every change of the item with the given key, in stream order, each with "
-        "the attributes it added (+), removed (-) and changed (~ old -> new). Give every key "
-        "attribute for one item, or only some (for instance the partition key) for all the "
-        "items that match.",
+        "the attributes it added (+), removed (-) and changed (~ old -> new). TABLE (default: "
+        "the deployment's table) and the key: every key attribute for one item, or only some "
+        "(for instance the partition key) for all the items that match.",
         epilog="example: ddbstream audit history UserId=test-user-001 ActivityId=login-001",
     )
-    p.add_argument("key", nargs="+", metavar="NAME=VALUE", help="key attribute and value")
     p.add_argument(
-        "--table",
-        dest="table_name",
-        metavar="TABLE",
-        help="DynamoDB table (default: the deployment's table)",
+        "key",
+        nargs="+",
+        metavar="[TABLE] NAME=VALUE",
+        help="the DynamoDB table (optional, first), then key attributes and values",
     )
     p.add_argument(
         "--json",

@@ -162,3 +162,18 @@ def test_the_athena_view_has_the_columns_of_this_one() -> None:
     select = sql.split("SELECT", 1)[1].split("FROM (", 1)[0]
     names = [line.strip().rstrip(",").split()[-1] for line in select.splitlines() if line.strip()]
     assert names == views.CHANGES_COLUMNS
+
+
+def test_the_readme_question_runs_as_written(tmp_path: Path) -> None:
+    """The README answers one question with the same SQL locally and on Athena: it runs here."""
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    section = readme.split("**The same question on Athena.**", 1)[1]
+    sql = section.split("```sql\n", 1)[1].split("```", 1)[0]
+    t = 1_793_750_400  # 2026-11-03T00:00:00Z
+    table = "stream-processing-development-UserActivities"
+    recs = [rec(i, ts=t, table=table) for i in range(5)]
+    recs.append(rec(9, "REMOVE", ts=t, table=table))
+    cache = write_cache(tmp_path, [(recs, W0)])
+    names, rows = views.run_query(views.connect(cache), sql)
+    assert names == ["activity", "changes"]
+    assert rows == [("VIEW", 3), ("LOGIN", 2)]

@@ -76,22 +76,20 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table_of(args: argparse.Namespace, d: Any) -> str:
-    return str(args.table or d.table_name)
-
-
 def cmd_history(args: argparse.Namespace) -> int:
     from ddbstream.ops.audit import history as h
     from ddbstream.ops.audit.items import read_changes
 
-    wanted = h.parse_key_args(args.key)
+    words = list(args.key)
+    table_arg = words.pop(0) if words and "=" not in words[0] else None
+    wanted = h.parse_key_args(words)
     d, cache = open_cache(args)
-    table = args.table_name or d.table_name
+    table = table_arg or d.table_name
     _sync(cache, Scope((table,)), quiet=args.quiet)
     objs = [o for o in cache.objects() if o.table == table]
     steps = h.history(read_changes(cache, objs, h.prefilter_for(wanted)), table, wanted)
     if not steps:
-        keys = " ".join(args.key)
+        keys = " ".join(words)
         raise UserError(f"no change of an item with {keys} in the audit log of {table}")
     if _fmt(args, "text") == "json":
         for ss in steps.values():
