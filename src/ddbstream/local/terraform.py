@@ -47,6 +47,7 @@ EXAMPLES_DIR = "examples"
 
 # Provider `endpoints` keys of every service the stack uses (and the optional Glue/Athena ones).
 ENDPOINT_SERVICES: tuple[str, ...] = (
+    "athena",
     "cloudwatch",
     "dynamodb",
     "glue",
