@@ -37,6 +37,9 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   the bucket again or list its objects (see :func:`_s3_bucket_metrics_configurations`); an
   object put under such a configuration's prefix counts 1 in ``AWS/S3`` ``PutRequests``
   (dimensions ``BucketName``, ``FilterId``), S3's request metric, so an alarm on it fires.
+* Athena's ``DeleteNamedQuery``, which moto lacks (HTTP 500): ``terraform destroy`` of the
+  stack's named query would otherwise retry until it times out (see
+  :func:`_athena_delete_named_query`).
 
 The server itself is werkzeug's threaded server around moto's WSGI application behind the
 write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only unless told.
@@ -110,6 +113,7 @@ def patch_moto() -> None:
     _deterministic_stream_event_ids()
     _mappings_listed_by_function_name()
     _s3_bucket_metrics_configurations()
+    _athena_delete_named_query()
     from ddbstream.local.monitoring import cloudwatch
 
     cloudwatch.install()
@@ -286,6 +290,37 @@ def _count_put_requests() -> None:
         return result
 
     S3Backend.put_object = put_object  # type: ignore[method-assign]
+
+
+_athena_patch_lock = threading.Lock()
+_athena_patched = False
+
+
+def _athena_delete_named_query() -> None:
+    """Athena's DeleteNamedQuery (moto has none): the query is gone. An unknown id is answered
+    with InvalidRequestException, the error type Athena's API reference lists for the call
+    (what AWS says for a missing id is not documented: assumed)."""
+    global _athena_patched
+    with _athena_patch_lock:
+        if _athena_patched:
+            return
+        from moto.athena import models as athena_models
+        from moto.athena import responses as athena_responses
+        from moto.core.exceptions import JsonRESTError
+
+        def delete_named_query(self: Any, query_id: str) -> None:
+            if self.named_queries.pop(query_id, None) is None:
+                raise JsonRESTError(
+                    "InvalidRequestException", f"NamedQuery {query_id} was not found"
+                )
+
+        def respond(self: Any) -> str:
+            self.athena_backend.delete_named_query(self._get_param("NamedQueryId"))
+            return "{}"
+
+        athena_models.AthenaBackend.delete_named_query = delete_named_query  # type: ignore[attr-defined]
+        athena_responses.AthenaResponse.delete_named_query = respond  # type: ignore[attr-defined]
+        _athena_patched = True
 
 
 _streams_patch_lock = threading.Lock()
