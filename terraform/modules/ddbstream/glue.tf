@@ -107,6 +107,8 @@ resource "aws_glue_catalog_table" "audit_log" {
         ["ttl_expiry", "boolean"],
         ["aws_region", "string"],
         ["attribute_types", "string"],
+        # only in the line of a partially decodable change: attribute -> why (JSON text)
+        ["undecodable_attributes", "string"],
       ]
       content {
         name = columns.value[0]

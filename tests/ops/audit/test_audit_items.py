@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -182,3 +183,16 @@ def test_binary_lookalike_strings_stay_strings() -> None:
     blob = base64.b64encode(b"hi").decode()
     c = change("INSERT", {**KEYS, "S": blob})
     assert to_dynamodb(c.doc["new_image"], c.types("new_image"))["S"] == {"S": blob}
+
+
+def test_as_of_uses_the_event_time_of_a_change_without_creation_time() -> None:
+    """AWS's sample events have no ApproximateCreationDateTime: the line's creation time is
+    null and its event time is when the batch arrived."""
+    doc = json.loads(line("INSERT", {**KEYS, "v": 1}, ts=T0 + 30))
+    doc["approximate_creation_time"] = None
+    text = json.dumps(doc)
+    at = datetime.fromtimestamp(T0, UTC)
+    assert as_of([text], "UserActivities", at).plain_items() == []
+    assert as_of([text], "UserActivities", at + timedelta(seconds=30)).plain_items() == [
+        {**KEYS, "v": 1}
+    ]

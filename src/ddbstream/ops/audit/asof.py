@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ddbstream.ops.audit.items import Change, parse_line, to_dynamodb
+from ddbstream.ops.audit.items import Change, parse_line, parse_line_time, to_dynamodb
 
 
 @dataclass
@@ -28,6 +28,8 @@ class Snapshot:
     items: dict[str, Change] = field(default_factory=dict)  # item key -> deciding change
     changes_read: int = 0
     unknown: list[str] = field(default_factory=list)  # keys without a new image
+    # keys whose image lacks attributes that did not decode (a partially decodable change)
+    partial: dict[str, list[str]] = field(default_factory=dict)
 
     def typed_items(self) -> list[dict[str, Any]]:
         """The items as DynamoDB JSON (what a Scan's ``Items`` holds), ordered by key."""
@@ -58,7 +60,11 @@ def as_of(lines: Iterable[str], table: str, at: datetime) -> Snapshot:
             continue
         snap.changes_read += 1
         ts = d["approximate_creation_time"]
-        if (float(ts) if type(ts) is str else ts) > at_ts:
+        if ts is None:  # no creation time in the record: its event time is the batch's arrival
+            t = parse_line_time(d["event_time"]).timestamp()
+        else:
+            t = float(ts) if type(ts) is str else ts
+        if t > at_ts:
             continue
         seq = d["sequence_number"]
         order = (len(seq), seq)
@@ -74,4 +80,7 @@ def as_of(lines: Iterable[str], table: str, at: datetime) -> Snapshot:
             snap.unknown.append(c.item_key)
             continue
         snap.items[c.item_key] = c
+        missing = c.doc.get("undecodable_attributes")
+        if isinstance(missing, dict):
+            snap.partial[c.item_key] = sorted(missing)
     return snap

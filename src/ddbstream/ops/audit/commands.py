@@ -69,7 +69,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     cond = views.partition_condition(scope.tables, since, until)
     con = views.connect(cache, cond)
     names, rows = views.run_query(con, args.sql)
-    json_cols = {"keys", "new_image", "old_image", "attribute_types"}
+    json_cols = {"keys", "new_image", "old_image", "attribute_types", "undecodable_attributes"}
     text = output.render(_fmt(args, "table"), names, rows, json_cols)
     if text:
         print(text)
@@ -132,6 +132,12 @@ def cmd_as_of(args: argparse.Namespace) -> int:
     else:
         for item in snap.plain_items():
             print(dumps(item))
+    for key, names in snap.partial.items():
+        print(
+            f"warning: item {key} lacks attributes that did not decode "
+            f"({', '.join(names)}; the raw record is in the quarantine)",
+            file=sys.stderr,
+        )
     print(
         f"{len(snap.items)} item(s) of {table} as of {at.isoformat()} "
         f"(from {snap.changes_read} logged change(s))",

@@ -46,6 +46,8 @@ LINE_COLUMNS: dict[str, str] = {
     "ttl_expiry": "BOOLEAN",
     "aws_region": "VARCHAR",
     "attribute_types": "JSON",
+    # only in the line of a partially decodable change (attribute -> why); else NULL here
+    "undecodable_attributes": "JSON",
 }
 
 # Columns of the changes view, in order (the Athena view in terraform has the same ones).
@@ -67,6 +69,7 @@ CHANGES_COLUMNS = [
     "ttl_expiry",
     "aws_region",
     "attribute_types",
+    "undecodable_attributes",
     "source_table",
     "year",
     "month",

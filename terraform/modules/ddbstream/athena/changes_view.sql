@@ -17,6 +17,7 @@ SELECT
   ttl_expiry,
   aws_region,
   json_parse(attribute_types) AS attribute_types,
+  json_parse(undecodable_attributes) AS undecodable_attributes,
   source_table,
   year,
   month,
