@@ -145,6 +145,27 @@ class QuarantineReport:
         }
 
 
+def _still_failing(record: dict[str, Any]) -> str | None:
+    """Why ``record`` still does not decode whole (None: it does now).
+
+    A *partially* decodable record (keys decode, some image value does not) was audited and
+    notified with what decoded when it was quarantined; it is replayed only once it decodes
+    whole, so a replay never sends the same partial change again."""
+    from ddbstream.core.decode import DecodeError, decode_record
+
+    try:
+        ev = decode_record(record)
+    except DecodeError as exc:
+        return str(exc)
+    except Exception as exc:  # the pipeline quarantines these too
+        return f"{type(exc).__name__}: {exc}"
+    if ev.undecodable:
+        return "still partially undecodable: " + "; ".join(
+            f"{name} ({why})" for name, why in sorted(ev.undecodable.items())
+        )
+    return None
+
+
 def replay(
     deployment: Deployment,
     *,
@@ -157,7 +178,6 @@ def replay(
     on_result: Callable[[QuarantineResult], None] | None = None,
 ) -> QuarantineReport:
     """Re-run quarantined records (see the module docstring)."""
-    from ddbstream.core.decode import DecodeError, decode_record
     from ddbstream.core.pipeline import process_batch
 
     fn, bucket, _ = _location(deployment)
@@ -194,17 +214,20 @@ def replay(
     for q in found:
         if q.problem or not isinstance(q.record, dict):
             finish(QuarantineResult(q.key, "unreadable", q.problem or "the record was not JSON"))
-        else:
+            continue
+        still = _still_failing(q.record)
+        if still is None:
             usable.append(q)
+        elif dry_run or not skip:
+            finish(QuarantineResult(q.key, "still-failing", f"kept: {still}"))
+        else:
+            delete(q)
+            finish(QuarantineResult(q.key, "skipped", f"given up (--skip): {still}"))
     for start in range(0, len(usable), BATCH):
         chunk = usable[start : start + BATCH]
         if dry_run:
             for q in chunk:
-                try:
-                    decode_record(q.record)
-                    finish(QuarantineResult(q.key, "would-replay", "decodes now"))
-                except DecodeError as exc:
-                    finish(QuarantineResult(q.key, "still-failing", f"kept: {exc}"))
+                finish(QuarantineResult(q.key, "would-replay", "decodes now"))
             continue
         capture = _Capture()
         result = process_batch(
