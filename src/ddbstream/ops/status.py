@@ -158,7 +158,7 @@ def collect(d: target.Deployment, now: datetime | None = None) -> dict[str, Any]
 
     def alarms() -> list[dict[str, Any]]:
         names = d.outputs.get("alarm_names")
-        wanted = list(names.values()) if isinstance(names, dict) else []
+        wanted = [str(v) for v in names.values() if v] if isinstance(names, dict) else []
         out = []
         for page in cw.get_paginator("describe_alarms").paginate(
             **({"AlarmNames": wanted} if wanted else {})
