@@ -85,3 +85,58 @@ def test_status_without_a_stack_is_one_line(tmp_path: Any, capsys: Any) -> None:
     assert main(["status", "--state-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("ddbstream: ") and err.count("\n") == 1
+
+
+def test_render_one_screen() -> None:
+    """The screen from collected data: the mapping line, the last hour's figures, the alarms
+    with the reason under an ALARM, and the S3 failure objects when that destination is chosen."""
+    s = {
+        "target": "the local stack in /x",
+        "time": "2026-11-27T14:10:00+00:00",
+        "function": "fn",
+        "mappings": [
+            {
+                "uuid": "763d08fc-fa23-4db4-a788-3542385d99aa",
+                "state": "Enabled",
+                "last_processing_result": "PROBLEM: Function call failed",
+                "source": "arn:aws:dynamodb:us-east-1:1:table/T/stream/x",
+                "on_failure": "arn:aws:s3:::failed-batches",
+                "failure_objects": 2,
+            }
+        ],
+        "metrics": {
+            "last_batch": "2026-11-27T14:09:00+00:00",
+            "invocations_1h": 5,
+            "errors_1h": 3,
+            "iterator_age_ms": 3690.0,
+            "changes_1h": 12,
+        },
+        "dlq": {"error": "AccessDenied: not allowed"},
+        "alarms": [
+            {
+                "name": "a-errors",
+                "state": "ALARM",
+                "since": "2026-11-27T14:09:30+00:00",
+                "reason": "Threshold Crossed: 1 out of the last 1 datapoints",
+            },
+            {"name": "a-dlq", "state": "OK", "since": "2026-11-27T13:00:00+00:00", "reason": ""},
+        ],
+        "audit": {"objects_1h": 4, "prefix": "audit-logs/"},
+        "quarantine": {"records": 0, "prefix": "quarantine/"},
+    }
+    screen = status.render(s)
+    assert (
+        "  mapping 763d08fc  Enabled  last result: PROBLEM: Function call failed  "
+        "on failure -> failed-batches" in screen
+    )
+    assert "    failure objects in S3: 2" in screen
+    assert (
+        "  last batch 14:09:00 (60s ago); last hour: 12 changes processed, 5 invocations, "
+        "3 errors; iterator age 3690 ms" in screen
+    )
+    assert "DLQ  AccessDenied: not allowed" in screen  # its own section, the rest still shows
+    assert "Alarms  (2, 1 in ALARM)" in screen
+    assert "  ALARM             a-errors  since 14:09:30 (30s ago)" in screen
+    assert "Threshold Crossed: 1 out of the last 1 datapoints" in screen
+    assert "  OK                a-dlq     since 13:00:00 (70m ago)" in screen
+    assert "Audit log  4 objects written in the last hour" in screen
