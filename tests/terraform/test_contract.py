@@ -49,7 +49,7 @@ ADDED_DEFAULTS: dict[str, Any] = {
     "billing_mode": "PROVISIONED",
     "batch_size": 100,
     "maximum_batching_window_in_seconds": 1,
-    "maximum_retry_attempts": 3,
+    "maximum_retry_attempts": 10,
     "maximum_record_age_in_seconds": 3600,
     "parallelization_factor": 1,
     "audit_prefix": "audit-logs/",
@@ -286,7 +286,7 @@ def test_event_source_mapping_semantics(default_plan: dict[str, Any]) -> None:
     values = resources(default_plan)["aws_lambda_event_source_mapping.stream"]["values"]
     assert values["function_response_types"] == ["ReportBatchItemFailures"]
     assert values["bisect_batch_on_function_error"] is True
-    assert values["maximum_retry_attempts"] == 3
+    assert values["maximum_retry_attempts"] == 10
     assert values["maximum_record_age_in_seconds"] == 3600
     assert values["parallelization_factor"] == 1
     assert values["batch_size"] == 100

@@ -223,9 +223,9 @@ variable "maximum_batching_window_in_seconds" {
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries of a failing batch before its metadata goes to the DLQ (-1 = until the record expires, max 10000). Bisecting does not use this quota."
+  description = "Retries of a failing batch before its metadata goes to the DLQ (-1 = until the record expires, max 10000). Bisecting does not use this quota. The default rides through an S3 or SNS outage of several minutes (terraform/README.md: Riding through an outage)."
   type        = number
-  default     = 3
+  default     = 10
 
   validation {
     condition     = var.maximum_retry_attempts >= -1 && var.maximum_retry_attempts <= 10000 && floor(var.maximum_retry_attempts) == var.maximum_retry_attempts

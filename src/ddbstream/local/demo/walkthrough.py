@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ddbstream.local import clients, stack
+from ddbstream.local import clients, mapping, stack
 from ddbstream.local.monitoring import drill, inbox
 
 from . import actions, report
@@ -174,30 +174,41 @@ class Demo:
                 n: drill.alarm_state(cw, n) for n in drill.alarm_names(self.outputs)
             }
             self.broken_at = time.time()  # the monitoring step times the alarms from here
-            self.out.cmd(actions.CMD_BREAK)
-            actions.break_function(self.lam, self.function, self.bucket)
-            try:
-                t_put = time.time()
-                error_activity = f"error-001-{self.run}"
-                self.out.cmd(actions.CMD_PUT_ERROR)
-                actions.put_error_item(self.ddb, self.table, error_activity, t_put)
-                self.out.cmd(actions.CMD_RECEIVE_DLQ)
-                found, waited = wait_for(
-                    lambda: dlq_record_for(self.sqs, self.streams, dlq_url, t_put, error_activity),
-                    DLQ_TIMEOUT,
-                    interval=0.5,
-                )
-                if found:
-                    self._show_dlq_record(step, *found, waited=waited, marker=error_activity)
-                else:
-                    step.check(False, f"DLQ: no record for the failed batch within {waited:.0f}s")
-            finally:
-                self.out.cmd(actions.CMD_RESTORE)
-                step.check(
-                    actions.restore_function(self.lam, self.function, original),
-                    f"configuration restored ({len(original)} environment variables, as "
-                    "Terraform set them)",
-                )
+            # The stack's defaults retry a failing batch for minutes (an outage rides through):
+            # for this step the mapping gives it up at once, and gets its retries back after.
+            uuid_ = self.outputs["event_source_mapping_uuid"]
+            self.out.cmd(mapping.CLI_COMMAND.format(n=0) + "   # the DLQ at once, for this step")
+            with mapping.retries(self.lam, uuid_, 0) as retries_before:
+                self.out.cmd(actions.CMD_BREAK)
+                actions.break_function(self.lam, self.function, self.bucket)
+                try:
+                    t_put = time.time()
+                    error_activity = f"error-001-{self.run}"
+                    self.out.cmd(actions.CMD_PUT_ERROR)
+                    actions.put_error_item(self.ddb, self.table, error_activity, t_put)
+                    self.out.cmd(actions.CMD_RECEIVE_DLQ)
+                    found, waited = wait_for(
+                        lambda: dlq_record_for(
+                            self.sqs, self.streams, dlq_url, t_put, error_activity
+                        ),
+                        DLQ_TIMEOUT,
+                        interval=0.5,
+                    )
+                    if found:
+                        body, keys = found
+                        self._show_dlq_record(step, body, keys, waited, error_activity)
+                    else:
+                        step.check(
+                            False, f"DLQ: no record for the failed batch within {waited:.0f}s"
+                        )
+                finally:
+                    self.out.cmd(actions.CMD_RESTORE)
+                    step.check(
+                        actions.restore_function(self.lam, self.function, original),
+                        f"configuration restored ({len(original)} environment variables, as "
+                        "Terraform set them)",
+                    )
+            self.out.cmd(mapping.CLI_COMMAND.format(n=retries_before) + "   # put back")
         return step
 
     def _show_dlq_record(

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ddbstream.local import mapping
+
 from .inbox import INBOX_FILE, read
 
 Say = Callable[[str], None]
@@ -153,29 +155,33 @@ def run(
         if alarm_state(cw, name) != "OK":
             result.problems.append(f"{name} was {alarm_state(cw, name)} before the drill, not OK")
 
-    t0 = time.time()
-    say(
-        "  break: aws lambda update-function-configuration --environment "
-        '\'{"Variables":{"SNS_TOPIC_ARN":"invalid-arn",...}}\'; put an item'
-    )
-    lam.update_function_configuration(
-        FunctionName=fn,
-        Environment={"Variables": {"SNS_TOPIC_ARN": "invalid-arn", "S3_BUCKET_NAME": d.bucket}},
-    )
-    try:
-        ddb.put_item(
-            TableName=d.table_name,
-            Item={
-                "UserId": {"S": "error-test"},
-                "ActivityId": {"S": f"alarm-drill-{marker or int(time.time())}"},
-                "ActivityType": {"S": "ERROR_TEST"},
-                "Timestamp": {"N": str(int(time.time()))},
-            },
+    # The stack's defaults retry a failing batch for minutes (an outage rides through): for the
+    # drill the mapping gives it up at once, so the DLQ alarm fires within seconds.
+    say("  " + mapping.CLI_COMMAND.format(n=0))
+    with mapping.retries(lam, d.mapping_uuid, 0):
+        t0 = time.time()
+        say(
+            "  break: aws lambda update-function-configuration --environment "
+            '\'{"Variables":{"SNS_TOPIC_ARN":"invalid-arn",...}}\'; put an item'
         )
-        result.times.update(await_alarms(cw, inbox, seen, names, "ALARM", t0, timeout, say))
-    finally:
-        say("  fix: aws lambda update-function-configuration (the configuration Terraform set)")
-        lam.update_function_configuration(FunctionName=fn, Environment={"Variables": original})
+        lam.update_function_configuration(
+            FunctionName=fn,
+            Environment={"Variables": {"SNS_TOPIC_ARN": "invalid-arn", "S3_BUCKET_NAME": d.bucket}},
+        )
+        try:
+            ddb.put_item(
+                TableName=d.table_name,
+                Item={
+                    "UserId": {"S": "error-test"},
+                    "ActivityId": {"S": f"alarm-drill-{marker or int(time.time())}"},
+                    "ActivityType": {"S": "ERROR_TEST"},
+                    "Timestamp": {"N": str(int(time.time()))},
+                },
+            )
+            result.times.update(await_alarms(cw, inbox, seen, names, "ALARM", t0, timeout, say))
+        finally:
+            say("  fix: aws lambda update-function-configuration (the configuration Terraform set)")
+            lam.update_function_configuration(FunctionName=fn, Environment={"Variables": original})
     result.times["fixed"] = round(time.time() - t0, 1)
     if replay is None:
         result.problems.append("the DLQ was not replayed (no replay given)")

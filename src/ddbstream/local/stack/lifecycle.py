@@ -40,9 +40,8 @@ from .state import (
     write_json,
 )
 
-#: Variables the local stack passes to ``terraform apply`` (on top of the stack's defaults).
-#: - maximum_retry_attempts: a failing batch reaches the DLQ after 2 retries instead of 3, so
-#:   the seed's error-handling test finishes sooner; the behaviour is the same.
+#: Variables the local stack passes to ``terraform apply`` (on top of the stack's defaults; the
+#: retry settings are AWS's defaults, so an outage rides through locally as on AWS):
 #: - s3_force_destroy: a local ``terraform destroy`` may delete the audit bucket with objects.
 #: - kms_key_deletion_window_days: the shortest window AWS allows; nothing is kept locally.
 #: - alarm_period_seconds: 10 s (a valid CloudWatch period) instead of 60, so the local alarm
@@ -51,7 +50,6 @@ from .state import (
 #:   instead of 3 minutes. The local CloudWatch keeps every datapoint at the second it was
 #:   written, so each 10 s window sees its data; the evaluation is the same for any period.
 LOCAL_VARIABLES: dict[str, Any] = {
-    "maximum_retry_attempts": 2,
     "alarm_period_seconds": 10,
     "s3_force_destroy": True,
     "kms_key_deletion_window_days": 7,
