@@ -31,6 +31,11 @@ fmt: venv
 demo: venv
 	$(BIN)/ddbstream demo
 
+## The reliability suite: changes written while each fault hits the local stack, then the tally
+## (CHAOS_ARGS="--changes 100 --window 20 --faults s3,sns" for a shorter run).
+chaos: venv
+	$(BIN)/python -m ddbstream.local.chaos $(CHAOS_ARGS)
+
 bench: venv
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/audit_bench.py

@@ -37,6 +37,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,11 @@ def _recordable(environ: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _error(start_response: Callable[..., Any], status: str, body: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def _read_body(environ: dict[str, Any]) -> bytes:
     """The whole request body (Content-Length or chunked), leaving a re-readable copy."""
     from werkzeug.wsgi import get_input_stream
@@ -219,6 +225,25 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     environ.pop("HTTP_TRANSFER_ENCODING", None)
     environ["wsgi.input_terminated"] = True
     return body
+
+
+#: The emulator's fault-injection endpoint (for the reliability suite, ``make chaos``):
+#: POST ``{"service": "s3", "seconds": 60}`` makes that service's writes fail (503) for a while.
+FAULT_PATH = "/_ddbstream/fault"
+
+#: What "writes of a service" means for a fault: the requests that deliver the processor's work.
+FAULT_ACTIONS = {
+    "s3": lambda method, action: method in ("PUT", "POST") and action is None,
+    "sns": lambda method, action: action in ("Publish", "PublishBatch"),
+}
+
+
+def service_of(environ: dict[str, Any]) -> str | None:
+    """The signing service of a request (``Credential=KEY/DATE/REGION/SERVICE/aws4_request``)."""
+    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+    _, _, cred = auth.partition("Credential=")
+    parts = cred.split(",", 1)[0].split("/")
+    return parts[3] if len(parts) >= 5 else None
 
 
 class DurableApp:
@@ -234,6 +259,7 @@ class DurableApp:
         self.base_seq = 0  # the journal position the last snapshot holds
         self.fsync = True
         self.closed = False  # no request reaches moto any more (the stack is stopping)
+        self.faults: dict[str, float] = {}  # service -> until (monotonic): writes fail
         self._mutex = threading.Lock()  # mutations one at a time, in journal order
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -249,6 +275,10 @@ class DurableApp:
                     ],
                 )
                 return [body]
+            if environ.get("PATH_INFO") == FAULT_PATH:
+                return self._set_fault(environ, start_response)
+            if self.faults and self._faulty(environ):
+                return _error(start_response, "503 Service Unavailable", b"injected outage")
             if self.journal is None:
                 return list(self.app(environ, start_response))
             body = _read_body(environ)
@@ -259,6 +289,28 @@ class DurableApp:
                 if journal is not None:
                     journal.append(environ, body)
                 return list(self.app(environ, start_response))
+
+    def _faulty(self, environ: dict[str, Any]) -> bool:
+        service = service_of(environ)
+        until = self.faults.get(service or "")
+        if until is None or time.monotonic() >= until:
+            return False
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        body = _read_body(environ)
+        return bool(FAULT_ACTIONS[str(service)](method, action_of(environ, body)))
+
+    def _set_fault(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        try:
+            doc = json.loads(_read_body(environ) or b"{}")
+            service, seconds = str(doc["service"]), float(doc["seconds"])
+            if service not in FAULT_ACTIONS:
+                raise ValueError(f"service must be one of {sorted(FAULT_ACTIONS)}")
+        except (ValueError, KeyError, TypeError) as exc:
+            return _error(start_response, "400 Bad Request", str(exc).encode())
+        self.faults[service] = time.monotonic() + seconds
+        return _error(start_response, "200 OK", b"ok")
 
     def close(self) -> None:
         """Stop applying requests: wait for the ones in progress, answer any later one 503."""
