@@ -140,3 +140,24 @@ def test_render_one_screen() -> None:
     assert "Threshold Crossed: 1 out of the last 1 datapoints" in screen
     assert "  OK                a-dlq     since 13:00:00 (70m ago)" in screen
     assert "Audit log  4 objects written in the last hour" in screen
+
+
+def test_without_alarm_names_the_alarms_on_the_stacks_resources(
+    aws_client: Any, moto_endpoint: str
+) -> None:
+    """A deployment named by --function-name has no alarm_names output: the alarms shown are
+    the ones whose metric is on the function, the DLQ or the table, not the account's others."""
+    d, alarm = _deployment(aws_client, moto_endpoint)
+    aws_client("cloudwatch").put_metric_alarm(
+        AlarmName=f"unrelated-{uuid.uuid4().hex[:8]}",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "someone-elses-queue"}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    del d.outputs["alarm_names"]
+    assert [a["name"] for a in status.collect(d)["alarms"]] == [alarm]

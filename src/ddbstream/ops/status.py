@@ -11,7 +11,8 @@ outputs and the usual APIs, so the same command works on the local stack and on 
   function, not per mapping: with several mappings on one function they are the function's;
 - the DLQ's depth (``sqs get-queue-attributes``), and the objects in the on-failure bucket when
   a mapping sends its failures to S3;
-- every alarm of the stack (``cloudwatch describe-alarms``) with its state and since when;
+- every alarm of the stack (``cloudwatch describe-alarms``: the ``alarm_names`` output, else the
+  alarms on the function, the DLQ or the table) with its state and since when;
 - the audit objects written in the last hour (``s3 list-objects-v2`` on the current and the
   previous hour's partitions) and the quarantined records (objects under the function's
   ``QUARANTINE_PREFIX``).
@@ -159,11 +160,20 @@ def collect(d: target.Deployment, now: datetime | None = None) -> dict[str, Any]
     def alarms() -> list[dict[str, Any]]:
         names = d.outputs.get("alarm_names")
         wanted = [str(v) for v in names.values() if v] if isinstance(names, dict) else []
+        # without the alarm_names output (a deployment named by --function-name): the alarms on
+        # the stack's own resources, by their metric's dimensions
+        ours = {("FunctionName", fn)}
+        for dim, key in (("QueueName", target.DLQ_URL), ("TableName", target.TABLE_NAME)):
+            if d.outputs.get(key):
+                ours.add((dim, str(d.outputs[key]).rsplit("/", 1)[-1]))
         out = []
         for page in cw.get_paginator("describe_alarms").paginate(
             **({"AlarmNames": wanted} if wanted else {})
         ):
             for a in page.get("MetricAlarms", []):
+                dims = {(x["Name"], x["Value"]) for x in a.get("Dimensions", [])}
+                if not wanted and not dims & ours:
+                    continue
                 out.append(
                     {
                         "name": a["AlarmName"],
