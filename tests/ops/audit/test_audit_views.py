@@ -145,6 +145,12 @@ def test_an_empty_log_has_empty_views_with_the_columns(tmp_path: Path) -> None:
     con = views.connect(AuditCache(None, "b", "audit-logs/", tmp_path))
     names, rows = views.run_query(con, "SELECT * FROM changes")
     assert names == views.CHANGES_COLUMNS and rows == []
+    # every object forgotten (expired), their folders left behind
+    cache = write_cache(tmp_path / "expired", [([rec(1)], W0)])
+    for path in cache.data_dir.rglob("*.ndjson.gz"):
+        path.unlink()
+    _, rows = views.run_query(views.connect(cache), "SELECT count(*) FROM changes_raw")
+    assert rows == [(0,)]
 
 
 def test_every_line_field_has_a_column(tmp_path: Path) -> None:

@@ -109,9 +109,10 @@ def connect(cache: AuditCache, condition: str = "true", threads: int | None = No
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     con.execute("SET TimeZone = 'UTC'")
-    has_files = cache.data_dir.is_dir() and any(cache.data_dir.glob("table=*/"))
-    if has_files:
-        pattern = str(cache.data_dir / "table=*" / "*" / "*" / "*" / "*" / "*.ndjson.gz")
+    files = ("table=*", "*", "*", "*", "*", "*.ndjson.gz")
+    # folders can outlive their objects (forgotten after lifecycle expiry): look for a file
+    if cache.data_dir.is_dir() and next(cache.data_dir.glob("/".join(files)), None):
+        pattern = str(cache.data_dir.joinpath(*files))
         source = (
             f"SELECT * FROM read_json({_sql_str(pattern)}, format = 'newline_delimited', "
             f"columns = {_columns_struct()}, hive_partitioning = true, filename = true, "
