@@ -145,7 +145,7 @@ class MiniStack:
                 )
 
     def dlq_bodies(self) -> list[str]:
-        return [it.body for it in dlq.SqsQueue(self.c("sqs"), self.dlq_url).peek()]
+        return [it.body for it in dlq.SqsQueue(self.c("sqs"), self.dlq_url, wait=0).peek()]
 
 
 def state_dir_for(tmp_path: Path, mini: MiniStack) -> str:

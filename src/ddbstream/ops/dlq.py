@@ -178,8 +178,13 @@ class SqsQueue:
     """Reads a queue without losing anything: messages received are held (invisible) and then
     deleted or released, never left to chance."""
 
-    def __init__(self, sqs: Any, url: str, visibility: int = VISIBILITY_TIMEOUT) -> None:
-        self.sqs, self.url, self.visibility = sqs, url, visibility
+    def __init__(
+        self, sqs: Any, url: str, visibility: int = VISIBILITY_TIMEOUT, wait: int = 1
+    ) -> None:
+        """``wait``: seconds of long polling per receive. SQS answers a short poll (0) from a
+        sample of its servers, so an empty answer does not mean an empty queue; 1 s asks them
+        all. The emulator has no sample: the local stack reads with 0."""
+        self.sqs, self.url, self.visibility, self.wait = sqs, url, visibility, wait
         # the latest receipt handle of each message: a message received again (its visibility
         # ran out) answers only to its newest handle
         self._handles: dict[str, str] = {}
@@ -197,11 +202,11 @@ class SqsQueue:
             a.get("ApproximateNumberOfMessagesNotVisible", 0)
         )
 
-    def receive(self, max_messages: int = 10, wait: int = 1) -> list[Item]:
+    def receive(self, max_messages: int = 10) -> list[Item]:
         resp = self.sqs.receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=max_messages,
-            WaitTimeSeconds=wait,  # long polling asks every SQS server, not a sample
+            WaitTimeSeconds=self.wait,
             VisibilityTimeout=self.visibility,
             AttributeNames=["SentTimestamp"],
         )
@@ -562,7 +567,7 @@ def list_records(deployment: Deployment, progress: Progress | None = None) -> li
     streams = deployment.client("dynamodbstreams")
     items: list[Item] = []
     for url in dest.queues:
-        items.extend(SqsQueue(deployment.client("sqs"), url).peek())
+        items.extend(SqsQueue(deployment.client("sqs"), url, wait=_poll(deployment)).peek())
     for bucket in dest.buckets:
         items.extend(S3Bucket(deployment.client("s3"), bucket).iterate())
     listed: list[Listed] = []
@@ -774,6 +779,11 @@ class _Replayer:
         return res
 
 
+def _poll(deployment: Deployment) -> int:
+    """Long-polling seconds for ``deployment``'s queues (see :class:`SqsQueue`)."""
+    return 0 if getattr(deployment, "is_local", False) else 1
+
+
 def _anything_waiting(deployment: Deployment, dest: Destinations) -> bool:
     sqs = deployment.client("sqs")
     if any(sum(SqsQueue(sqs, url).counts()) for url in dest.queues):
@@ -854,7 +864,7 @@ def replay(
         # an invalid configuration stops the replay here, before it takes any message
         rp.pipeline_of(str(fn))
     for url in dest.queues:
-        queue = SqsQueue(sqs, url, visibility_timeout)
+        queue = SqsQueue(sqs, url, visibility_timeout, wait=_poll(deployment))
         if wait_in_flight > 0:
             report.waited_for_in_flight += wait_for_in_flight(queue, wait_in_flight, say)
         total = sum(queue.counts())
