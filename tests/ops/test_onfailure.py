@@ -130,3 +130,34 @@ def test_s3_key_follows_the_documented_naming_convention() -> None:
         "esm-1", "shardId-1", parse_time("2019-11-14T00:13:49.717Z") or 0, "r-1"
     )
     assert key == "aws/lambda/esm-1/shardId-1/2019/11/14/2019-11-14T00.13.49-r-1"
+
+
+def _paths(doc: dict, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for k, v in doc.items():
+        out.append((*prefix, k))
+        if isinstance(v, dict):
+            out.extend(_paths(v, (*prefix, k)))
+    return out
+
+
+@pytest.mark.parametrize("path", _paths(AWS_EXAMPLE), ids="/".join)
+@pytest.mark.parametrize("value", ["x", -1, 1.5, None, [], {}, True], ids=repr)
+def test_any_field_of_another_shape_is_a_foreign_message_never_a_crash(
+    path: tuple[str, ...], value: object
+) -> None:
+    """A DLQ may hold anything (a message sent by hand, another producer's): whatever shape a
+    field has, the parser either reads the record or says why it is not one (found: a string
+    approximateInvokeCount raised ValueError, a traceback in `dlq list`)."""
+    doc = json.loads(json.dumps(AWS_EXAMPLE))
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    try:
+        r = parse_failure_record(json.dumps(doc))
+    except NotAFailureRecord:
+        return
+    json.dumps(r.to_json())  # what `dlq list --json` prints
+    assert isinstance(r.approximate_invoke_count, int)
+    assert r.batch.batch_size >= 1

@@ -186,9 +186,14 @@ def parse_failure_record(body: str | bytes) -> FailureRecord:
         end_sequence_number=end,
         first_arrival=str(info.get("approximateArrivalOfFirstRecord") or ""),
         last_arrival=str(info.get("approximateArrivalOfLastRecord") or ""),
-        batch_size=int(_require(info, "batchSize", int, w)),
+        batch_size=_require(info, "batchSize", int, w),
         stream_arn=stream_arn,
     )
+    if batch.batch_size < 1:
+        raise NotAFailureRecord(f"{w}.batchSize {batch.batch_size} is not 1 or more")
+    invokes = req.get("approximateInvokeCount", 0)
+    if not isinstance(invokes, int) or isinstance(invokes, bool) or invokes < 0:
+        raise NotAFailureRecord("requestContext.approximateInvokeCount is not a count")
     records = None
     if "payload" in doc:
         records = _payload_records(doc["payload"])
@@ -196,7 +201,7 @@ def parse_failure_record(body: str | bytes) -> FailureRecord:
         request_id=str(req.get("requestId") or ""),
         function_arn=str(req.get("functionArn") or ""),
         condition=str(req.get("condition") or ""),
-        approximate_invoke_count=int(req.get("approximateInvokeCount") or 0),
+        approximate_invoke_count=invokes,
         status_code=resp.get("statusCode") if isinstance(resp.get("statusCode"), int) else None,
         executed_version=resp.get("executedVersion"),
         function_error=resp.get("functionError"),
