@@ -249,3 +249,18 @@ def test_a_record_of_another_function_that_is_gone_is_kept_and_the_rest_replayed
     assert status[ours][0] == "replayed"
     assert status[theirs] == ("failed", "kept: function gone-fn not found: is the stack deployed?")
     assert report.exit_code == dlq.EXIT_KEPT and len(mini.dlq_bodies()) == 1
+
+
+def test_a_record_naming_a_shard_or_sequence_number_the_api_refuses_is_unreadable(
+    mini: MiniStack,
+) -> None:
+    """A record whose shard id or sequence numbers DynamoDB Streams' API refuses outright (too
+    short for its length constraints) is listed as unreadable and kept, not a traceback
+    (found: botocore's ParamValidationError escaped `dlq list`)."""
+    mini.set_topic(mini.topic)
+    msg = mini.send(mini.failure_record(["1", "5"], shardId="shardId-nope"))
+    (entry,) = dlq.list_records(mini.d)
+    assert entry.readable is False and "shardId-nope" in entry.where
+    report = dlq.replay(mini.d, wait_in_flight=0)
+    assert [(r.id, r.status) for r in report.results] == [(msg, "unreadable")]
+    assert len(mini.dlq_bodies()) == 1

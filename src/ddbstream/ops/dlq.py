@@ -41,13 +41,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from ddbstream.core.notify import MAX_ATTRIBUTES, Notification
 from ddbstream.errors import UserError
 from ddbstream.ops.onfailure import (
     S3_KEY_PREFIX,
     STREAM_RETENTION_SECONDS,
+    BatchInfo,
     FailureRecord,
     NotAFailureRecord,
     parse_failure_record,
@@ -343,6 +344,16 @@ def _stream_error(exc: ClientError) -> RecordsUnavailable:
     return RecordsUnavailable(f"{why}: {msg}" if msg else why)
 
 
+def _refused(exc: ParamValidationError, b: BatchInfo) -> RecordsUnavailable:
+    """botocore refused the request before sending it: the record names a shard or sequence
+    number outside the API's constraints (lengths), which no stream can hold."""
+    why = " ".join(str(exc).replace("Parameter validation failed:", "").split())
+    return RecordsUnavailable(
+        f"the stream API refuses shard {b.shard_id!r} / sequence number "
+        f"{b.start_sequence_number!r}: {why}"
+    )
+
+
 def probe(streams: Any, record: FailureRecord) -> str | None:
     """None if the batch's first record can still be read from the stream, else why not."""
     b = record.batch
@@ -355,6 +366,8 @@ def probe(streams: Any, record: FailureRecord) -> str | None:
         )
     except ClientError as exc:
         return str(_stream_error(exc))
+    except ParamValidationError as exc:
+        return str(_refused(exc, b))
     return None
 
 
@@ -391,6 +404,8 @@ def read_range(streams: Any, record: FailureRecord, max_empty_pages: int = 5) ->
             it = page.get("NextShardIterator")
     except ClientError as exc:
         raise _stream_error(exc) from exc
+    except ParamValidationError as exc:
+        raise _refused(exc, b) from exc
     if not out:
         raise RecordsUnavailable(
             f"no record at or after sequence number {b.start_sequence_number} in {b.shard_id}"
