@@ -112,6 +112,11 @@ def test_an_sns_notification_wrapping_the_record_is_unwrapped() -> None:
             "batchSize missing or not a number",
         ),
         (json.dumps(AWS_EXAMPLE | {"payload": "{not json"}), "payload is not"),
+        (
+            json.dumps(AWS_EXAMPLE | {"DDBStreamBatchInfo": "x"}),
+            "^DDBStreamBatchInfo is not an obj",
+        ),
+        (json.dumps({"DDBStreamBatchInfo": {}}), "^requestContext missing or not an object$"),
         (b"\xff\xfe", "not UTF-8"),
     ],
 )

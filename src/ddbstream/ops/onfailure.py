@@ -128,7 +128,9 @@ def parse_time(text: str) -> float | None:
 def _require(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = doc.get(key)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise NotAFailureRecord(f"{where}.{key} missing or not a {_kind_name(kind)}")
+        name = _kind_name(kind)
+        article = "an" if name[0] in "aeiou" else "a"
+        raise NotAFailureRecord(f"{where}.{key} missing or not {article} {name}".lstrip("."))
     return value
 
 
@@ -165,6 +167,8 @@ def parse_failure_record(body: str | bytes) -> FailureRecord:
     if not isinstance(doc, dict):
         raise NotAFailureRecord(f"a JSON {type(doc).__name__}, not an object")
     info = doc.get("DDBStreamBatchInfo")
+    if info is not None and not isinstance(info, dict):
+        raise NotAFailureRecord("DDBStreamBatchInfo is not an object")
     if not isinstance(info, dict):
         other = next((k for k in doc if k.endswith("BatchInfo")), None)
         if other:
