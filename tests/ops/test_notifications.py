@@ -103,3 +103,22 @@ def test_bad_last_is_refused(bad: str, capsys: Any) -> None:
 
     assert main(["notifications", "-n", bad]) == 1
     assert "--last -1: must be 0 or more" in capsys.readouterr().err
+
+
+def test_an_aws_error_answer_is_one_line(moto_endpoint: str, capsys: Any, monkeypatch: Any) -> None:
+    """A queue URL AWS answers with an error (no such queue, access denied) is one line, exit 1
+    (found: QueueDoesNotExist escaped as a traceback; every verb gets AWS's error answers as
+    one line from cli.main, not only the ones that catch them)."""
+    from ddbstream.cli import main
+    from ddbstream.local import clients
+    from ddbstream.ops import target
+
+    d = target.Deployment(
+        outputs={}, source="test", is_local=True, endpoint=moto_endpoint, region=clients.REGION
+    )
+    monkeypatch.setattr(target, "resolve", lambda args: d)
+    url = f"{moto_endpoint}/{clients.ACCOUNT_ID}/no-such-queue"
+    assert main(["notifications", "--queue-url", url]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("ddbstream: ReceiveMessage: ") and "does not exist" in err

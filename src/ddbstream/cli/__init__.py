@@ -8,7 +8,8 @@ The function takes the parsed ``argparse.Namespace`` and returns an exit code.
 
 A verb reports a known failure by raising :class:`ddbstream.errors.UserError`; :func:`main`
 prints it as ``ddbstream: <message>`` on stderr and exits with its ``exit_code``. botocore's
-connection and credential errors (no endpoint answering, no credentials, no region) are
+connection and credential errors (no endpoint answering, no credentials, no region) and AWS's
+error answers (``ClientError``: access denied, a resource that does not exist) are
 reported the same way. Ctrl-C exits with 130.
 """
 
@@ -118,10 +119,18 @@ _BOTOCORE_USER_ERRORS = frozenset(
 
 
 def _botocore_message(exc: BaseException) -> str | None:
-    """The one-line report of a botocore connection/credential error, else None."""
+    """The one-line report of a botocore connection/credential error or of an AWS error answer
+    (``ClientError``: ``Operation: Code: Message``), else None."""
     if not type(exc).__module__.startswith("botocore"):
         return None
     names = {cls.__name__ for cls in type(exc).__mro__}
+    response = getattr(exc, "response", None)
+    if "ClientError" in names and isinstance(response, dict):
+        # AWS answered (access denied, no such queue, a throttle past the retries): known to
+        # the user, not a bug of the verb
+        err = response.get("Error") or {}
+        op = getattr(exc, "operation_name", "") or "AWS"
+        return f"{op}: {err.get('Code') or 'error'}: {err.get('Message') or exc}"
     if not names & _BOTOCORE_USER_ERRORS:
         return None
     return " ".join(str(exc).split())
@@ -133,7 +142,8 @@ def _one_line(text: str) -> str:
 
 def report(exc: BaseException) -> int | None:
     """Print ``exc`` as ``ddbstream: <one line>`` and return the exit code, when it is a known
-    failure (a UserError, a botocore connection/credential error, an OSError naming its file);
+    failure (a UserError, a botocore connection/credential error or AWS error answer, an
+    OSError naming its file);
     None otherwise."""
     from ddbstream.errors import UserError
 
