@@ -309,3 +309,23 @@ def test_types_walk_skips_malformed_values_of_a_partial_change() -> None:
 
     raw = {"Id": {"S": "x"}, "Bad": 5, "Odd": {"B": "AA==", "S": "x"}, "Tags": {"SS": ["a"]}}
     assert attribute_types(None, raw, None) == {"new_image": {"Tags": "SS"}}
+
+
+def test_a_modify_names_the_types_of_reused_changed_and_added_attributes() -> None:
+    """The new image of a MODIFY reuses the old image's unchanged values without decoding
+    them again: their types are named all the same."""
+    old = {"UserId": {"S": "u1"}, "Tags": {"SS": ["a"]}, "Blob": {"B": "AA=="}, "N": {"N": "1"}}
+    new = {
+        **old,
+        "Blob": {"B": "AQ=="},
+        "Scores": {"NS": ["1"]},
+        "Meta": {"M": {"b": {"B": "AA=="}}},
+    }
+    rec = raw_record(NewImage=new, OldImage=old)
+    rec["eventName"] = "MODIFY"
+    ev = decode_record(rec)
+    assert ev.changed == ("Blob",)
+    assert ev.types == {
+        "new_image": {"Tags": "SS", "Blob": "B", "Scores": "NS", "Meta": {"M": {"b": "B"}}},
+        "old_image": {"Tags": "SS", "Blob": "B"},
+    }

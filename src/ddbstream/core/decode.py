@@ -28,7 +28,7 @@ from __future__ import annotations
 import binascii
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -82,9 +82,13 @@ class ChangeEvent:
 # --- values -------------------------------------------------------------------------------
 
 # Counts the B / SS / NS / BS values decoded. decode_record compares it before and after a
-# record: the type walk (attribute_types) runs only for the rare records that hold one, so the
-# common record pays two global reads and nothing else.
+# record: the type walk (attribute_types) runs only for the records that hold one, so the
+# common record pays two global reads and nothing else. _typed_names collects the top-level
+# attributes whose decoding moved the counter (nested ones' names get in too and are ignored),
+# so the walk visits those attributes only, not every attribute of every image. Module state:
+# records are decoded one at a time (the handler is single-threaded).
 _typed_seen = 0
+_typed_names: list[str] = []
 
 _NUMBER_RE = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
@@ -241,7 +245,10 @@ def _decode_attrs(item: dict[str, Any]) -> dict[str, JSONValue]:
             tag = next(iter(av))
             fn = _DISPATCH.get(tag)
             if fn is not None:
+                seen = _typed_seen
                 out[k] = fn(av[tag])
+                if _typed_seen != seen:
+                    _typed_names.append(k)
                 continue
         out[k] = decode_value(av)
     return out
@@ -292,20 +299,28 @@ def _types_in(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def attribute_types(
-    keys: dict[str, Any] | None, new: dict[str, Any] | None, old: dict[str, Any] | None
+    keys: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+    old: dict[str, Any] | None,
+    names: Iterable[str] | None = None,
 ) -> dict[str, Any] | None:
     """The DynamoDB types that the decoded values do not show, from a record's (already
     validated) AttributeValues: ``{"keys"|"new_image"|"old_image": {attribute: T}}`` where
     ``T`` is ``"B"``, ``"SS"``, ``"NS"`` or ``"BS"``, or, for a map or list holding such a value
     somewhere inside, ``{"M": {name: T}}`` / ``{"L": {"index": T}}``. Everything not named is
     what its JSON value says: string ``S``, number ``N``, boolean ``BOOL``, null ``NULL``, object
-    ``M``, array ``L``. ``None`` when there is nothing to name (most records)."""
+    ``M``, array ``L``. ``None`` when there is nothing to name (most records). ``names``: the
+    only attributes to look at (decode_record knows which ones decoded such a value)."""
     out: dict[str, Any] = {}
     for name, image in (("keys", keys), ("new_image", new), ("old_image", old)):
-        if type(image) is dict:
+        if type(image) is not dict:
+            continue
+        if names is None:
             found = _types_in(image)
-            if found:
-                out[name] = found
+        else:  # only these attributes can hold such a value
+            found = {k: t for k in names if k in image and (t := _types_in({k: image[k]}).get(k))}
+        if found:
+            out[name] = found
     return out or None
 
 
@@ -346,7 +361,10 @@ def _decode_against(
             if rav is not None and rav == av:
                 out[k] = old[k]
                 continue
+            seen = _typed_seen
             v = decode_value(av)
+            if _typed_seen != seen:
+                _typed_names.append(k)
             out[k] = v
             if rav is not None and not _same(old[k], v):
                 changed.append(k)
@@ -477,6 +495,8 @@ def decode_record(record: object, received_at: float | None = None) -> ChangeEve
     if type(record) is not dict:
         raise DecodeError(f"record must be an object, got {type(record).__name__}")
     typed_before = _typed_seen
+    if _typed_names:
+        _typed_names.clear()
     event_name = record.get("eventName")
     if event_name not in EVENT_NAMES:
         raise DecodeError(f"eventName {event_name!r:.40} is not INSERT, MODIFY or REMOVE")
@@ -568,5 +588,13 @@ def decode_record(record: object, received_at: float | None = None) -> ChangeEve
         removed,
         changed,
         undecodable,
-        None if _typed_seen == typed_before else attribute_types(raw_keys, raw_new, raw_old),
+        None
+        if _typed_seen == typed_before
+        else attribute_types(
+            raw_keys,
+            raw_new,
+            raw_old,
+            # a partially decoded change took another path: look at every attribute
+            None if undecodable else _typed_names,
+        ),
     )
