@@ -51,7 +51,7 @@ package: venv
 ## and no mirror, the registry); validate the root configuration and every example under
 ## terraform/examples/. init/validate run in .ddbstream/tf-check (a mirror of terraform/ made of
 ## symlinks), so no .terraform/ or lock file lands in terraform/. The configurations share one
-## plugin cache, so the provider is linked, not copied, once per configuration.
+## plugin cache, and two validations run at a time (each one mostly loads the provider).
 TF_CHECK_DIR := .ddbstream/tf-check
 tf-check: venv
 	@rc=$$($(BIN)/python -m ddbstream.local.terraform cli-config) && \
@@ -61,11 +61,16 @@ tf-check: venv
 	  mkdir -p "$$TF_PLUGIN_CACHE_DIR" && \
 	  terraform -chdir=terraform fmt -check -recursive -diff && \
 	  for dir in $$dirs; do \
-	    echo "== $${dir#$$PWD/$(TF_CHECK_DIR)}" | sed 's|== $$|== terraform/ (root)|; s|== /|== terraform/|'; \
-	    { terraform -chdir="$$dir" init -backend=false -input=false -no-color \
-	        >"$$dir/init.log" 2>&1 || { cat "$$dir/init.log"; exit 1; }; } && \
-	    terraform -chdir="$$dir" validate -no-color || exit 1; \
-	  done
+	    terraform -chdir="$$dir" init -backend=false -input=false -no-color \
+	      >"$$dir/init.log" 2>&1 || { cat "$$dir/init.log"; exit 1; }; \
+	  done && \
+	  printf '%s\n' $$dirs | xargs -P 2 -I{} sh -c \
+	    'terraform -chdir="{}" validate -no-color >"{}/validate.log" 2>&1; echo $$? >"{}/validate.rc"' && \
+	  failed=0 && for dir in $$dirs; do \
+	    name=$${dir#$$PWD/$(TF_CHECK_DIR)}; echo "== terraform$${name:-/ (root)}"; \
+	    cat "$$dir/validate.log"; \
+	    [ "$$(cat "$$dir/validate.rc")" = 0 ] || failed=1; \
+	  done && [ $$failed = 0 ]
 
 ## checkov over terraform/ in its own venv (its pins clash with ours). The first run installs it
 ## (about 20 s from PyPI); every skip is written inline in the .tf files with its reason.

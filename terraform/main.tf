@@ -58,4 +58,16 @@ module "ddbstream" {
   alarm_dynamodb_throttle_threshold     = var.alarm_dynamodb_throttle_threshold
   alarm_delivery_failures_threshold     = var.alarm_delivery_failures_threshold
   enable_athena_table                   = var.enable_athena_table
+  subnet_ids                            = var.subnet_ids
+  security_group_ids                    = var.security_group_ids
+  vpc_endpoints                         = var.vpc_endpoints
+  vpc_id                                = var.vpc_id
+  vpc_route_table_ids                   = var.vpc_route_table_ids
+  autoscaling_enabled                   = var.autoscaling_enabled
+  autoscaling_read_min_capacity         = var.autoscaling_read_min_capacity
+  autoscaling_read_max_capacity         = var.autoscaling_read_max_capacity
+  autoscaling_write_min_capacity        = var.autoscaling_write_min_capacity
+  autoscaling_write_max_capacity        = var.autoscaling_write_max_capacity
+  autoscaling_target_utilization        = var.autoscaling_target_utilization
+  replicas                              = var.replicas
 }

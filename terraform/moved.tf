@@ -9,7 +9,7 @@
 
 moved {
   from = aws_dynamodb_table.activities
-  to   = module.ddbstream.aws_dynamodb_table.activities
+  to   = module.ddbstream.aws_dynamodb_table.activities[0]
 }
 
 moved {

@@ -361,3 +361,84 @@ variable "enable_athena_table" {
   type        = bool
   default     = true
 }
+
+# ---------------------------------------------------------------------------------------------
+# Optional: private VPC, DynamoDB auto scaling, global table replicas (seed: "Advanced
+# Configuration"); see the module's variables.tf for the validations
+# ---------------------------------------------------------------------------------------------
+
+variable "subnet_ids" {
+  description = "Subnets (private, in the deployment's VPC) for the function's network interfaces; empty (default): the function runs outside any VPC. Set together with security_group_ids."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the function's network interfaces (at most 5); they must allow outbound HTTPS to S3 and SNS (endpoints or NAT). Set together with subnet_ids."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_endpoints" {
+  description = "VPC endpoints to create for a function in private subnets without NAT: \"s3\" (gateway, on vpc_route_table_ids) and/or \"sns\" (interface, in subnet_ids), each with a policy admitting only this stack's calls. Empty (default): the VPC provides the route (NAT or its own endpoints)."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_id" {
+  description = "The VPC of subnet_ids; needed only for vpc_endpoints."
+  type        = string
+  default     = null
+}
+
+variable "vpc_route_table_ids" {
+  description = "Route tables of subnet_ids, for the S3 gateway endpoint (vpc_endpoints = [\"s3\", ...])."
+  type        = list(string)
+  default     = []
+}
+
+variable "autoscaling_enabled" {
+  description = "Target-tracking auto scaling of the table's read and write capacity (billing_mode = \"PROVISIONED\" only); read_capacity / write_capacity are the starting capacity."
+  type        = bool
+  default     = false
+}
+
+variable "autoscaling_read_min_capacity" {
+  description = "Lowest read capacity auto scaling sets (at most read_capacity)."
+  type        = number
+  default     = 5
+}
+
+variable "autoscaling_read_max_capacity" {
+  description = "Highest read capacity auto scaling sets (at least read_capacity)."
+  type        = number
+  default     = 100
+}
+
+variable "autoscaling_write_min_capacity" {
+  description = "Lowest write capacity auto scaling sets (at most write_capacity)."
+  type        = number
+  default     = 5
+}
+
+variable "autoscaling_write_max_capacity" {
+  description = "Highest write capacity auto scaling sets (at least write_capacity)."
+  type        = number
+  default     = 100
+}
+
+variable "autoscaling_target_utilization" {
+  description = "Consumed/provisioned capacity, in percent, auto scaling keeps the table near (20-90)."
+  type        = number
+  default     = 70
+}
+
+variable "replicas" {
+  description = "Global table replicas (version 2019.11.21), one per other region: region_name, kms_key_arn (a key in that region; null: DynamoDB's AWS-managed key), point_in_time_recovery. Empty (default): a single-region table. See README, \"Multi-region\"."
+  type = list(object({
+    region_name            = string
+    kms_key_arn            = optional(string)
+    point_in_time_recovery = optional(bool, true)
+  }))
+  default = []
+}

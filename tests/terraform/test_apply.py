@@ -86,7 +86,7 @@ def test_plan_apply_replan_destroy(
     timings["plan"] = time.monotonic() - t0
     planned = resources(plan)
     assert "aws_sns_topic_subscription.email[0]" in planned
-    table = planned["aws_dynamodb_table.activities"]["values"]
+    table = planned["aws_dynamodb_table.activities[0]"]["values"]
     assert table["billing_mode"] == "PAY_PER_REQUEST"
     assert not table.get("read_capacity")
     esm = planned["aws_lambda_event_source_mapping.stream"]["values"]
@@ -178,8 +178,9 @@ def _empty_bucket(s3: Any, bucket: str) -> None:
 
 
 #: Resources that gained a count when they moved into the module (kms_key_arn,
-#: create_audit_bucket): in the seed layout they had no index.
+#: create_audit_bucket, autoscaling_enabled): in the seed layout they had no index.
 GAINED_COUNT = {
+    "aws_dynamodb_table",
     "aws_kms_key",
     "aws_kms_alias",
     "aws_s3_bucket",

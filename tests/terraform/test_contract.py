@@ -75,7 +75,11 @@ ALARMS: dict[str, tuple[str, str, str]] = {
 
 # IAM actions that have no resource-level form (Service Authorization Reference: no resource
 # type), so "*" is the only Resource IAM accepts for them. Anything else on "*" is a finding.
-NO_RESOURCE_LEVEL_FORM = {"dynamodb:ListStreams"}
+NO_RESOURCE_LEVEL_FORM = {
+    "dynamodb:ListStreams",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +250,11 @@ def test_role_grants_nothing_on_star_that_has_a_resource_level_form(
     default_plan: dict[str, Any],
 ) -> None:
     cfg = config_resources(default_plan)
-    statements = cfg["data.aws_iam_policy_document.processor"]["expressions"]["statement"]
+    statements = [
+        *cfg["data.aws_iam_policy_document.processor"]["expressions"]["statement"],
+        # The VPC statements, present in the configuration whether or not subnet_ids is set.
+        *cfg["data.aws_iam_policy_document.processor_vpc"]["expressions"]["statement"],
+    ]
     on_star: set[str] = set()
     for st in statements:
         actions = set(st["actions"]["constant_value"])
@@ -361,7 +369,7 @@ def test_s3_on_failure_destination_is_private_encrypted_expiring_and_alarmed(
 
 
 def test_table_stream_recovery_and_encryption(default_plan: dict[str, Any]) -> None:
-    values = resources(default_plan)["aws_dynamodb_table.activities"]["values"]
+    values = resources(default_plan)["aws_dynamodb_table.activities[0]"]["values"]
     assert values["name"] == f"stream-processing-{_env(default_plan)}-UserActivities"
     assert (values["hash_key"], values["range_key"]) == ("UserId", "ActivityId")
     assert values["stream_enabled"] is True
@@ -440,6 +448,17 @@ INVALID: list[tuple[str, str, str]] = [
     ("s3_transition_ia_days", "29", "s3_transition_ia_days must be 0 (no Standard-IA"),
     ("maximum_record_age_in_seconds", "30", "must be -1 (no limit) or from 60 to 604800"),
     ("audit_prefix", "/audit", 'audit_prefix must be a non-empty S3 key prefix ending in "/"'),
+    (
+        "autoscaling_target_utilization",
+        "95",
+        "autoscaling_target_utilization must be from 20 to 90",
+    ),
+    ("vpc_route_table_ids", '["rt-1"]', "vpc_route_table_ids must hold route table ids"),
+    (
+        "security_group_ids",
+        '["sg-0123456789abcdef0"]',
+        "subnet_ids and security_group_ids go together",
+    ),
     (
         "notification_email",
         "",
@@ -540,6 +559,124 @@ def test_precondition_rejects_an_overlong_bucket_name(plan_workdir: Path) -> Non
 def test_precondition_rejects_a_missing_package(plan_workdir: Path, tmp_path: Path) -> None:
     text = _failed_plan(plan_workdir, {"lambda_package_path": str(tmp_path / "nothing.zip")})
     assert "build it with `make package`" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed's "Advanced Configuration": private VPC, auto scaling, global table (one plan)
+# ---------------------------------------------------------------------------------------------
+
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+GROUP = "sg-0123456789abcdef0"
+OPTIONS = {
+    "subnet_ids": json.dumps(SUBNETS),
+    "security_group_ids": json.dumps([GROUP]),
+    "vpc_id": "vpc-0123456789abcdef0",
+    "vpc_endpoints": '["s3", "sns"]',
+    "vpc_route_table_ids": '["rtb-0123456789abcdef0"]',
+    "autoscaling_enabled": "true",
+    "autoscaling_read_max_capacity": "200",
+    "replicas": '[{region_name = "us-west-2"}]',
+}
+
+
+@pytest.fixture(scope="module")
+def options_plan(plan_workdir: Path) -> dict[str, Any]:
+    args = [f"-var={k}={v}" for k, v in OPTIONS.items()]
+    tf.plan(plan_workdir, out="options.tfplan", extra_args=args)
+    return tf.show_json(plan_workdir, "options.tfplan")
+
+
+def test_vpc_function_and_network_interface_permissions(options_plan: dict[str, Any]) -> None:
+    planned = resources(options_plan)
+    vpc = planned["aws_lambda_function.processor"]["values"]["vpc_config"][0]
+    assert sorted(vpc["subnet_ids"]) == sorted(SUBNETS)
+    assert vpc["security_group_ids"] == [GROUP]
+    policy = json.loads(planned["aws_iam_role_policy.processor_vpc[0]"]["values"]["policy"])
+    by_sid = {st["Sid"]: st for st in policy["Statement"]}
+    create = by_sid["CreateInterfacesInTheseSubnetsOnly"]
+    resources_ = (
+        create["Resource"] if isinstance(create["Resource"], list) else [create["Resource"]]
+    )
+    assert {r.rsplit("/", 1)[1] for r in resources_ if ":subnet/" in r} == set(SUBNETS)
+    assert next(r for r in resources_ if ":security-group/" in r).endswith(GROUP)
+    assert by_sid["DescribeHasNoResourceLevelForm"]["Resource"] == "*"
+    # The function waits for these permissions (and outlives them on destroy).
+    cfg = config_resources(options_plan)["aws_lambda_function.processor"]
+    assert "aws_iam_role_policy.processor_vpc" in cfg["depends_on"]
+
+
+def test_vpc_endpoints_admit_only_this_stacks_calls(options_plan: dict[str, Any]) -> None:
+    planned = resources(options_plan)
+    s3 = planned["aws_vpc_endpoint.s3[0]"]["values"]
+    assert (s3["vpc_endpoint_type"], s3["service_name"]) == (
+        "Gateway",
+        "com.amazonaws.us-east-1.s3",
+    )
+    assert s3["route_table_ids"] == ["rtb-0123456789abcdef0"]
+    sns = planned["aws_vpc_endpoint.sns[0]"]["values"]
+    assert (sns["vpc_endpoint_type"], sns["private_dns_enabled"]) == ("Interface", True)
+    rule = planned[f'aws_vpc_security_group_ingress_rule.endpoints_https["{GROUP}"]']["values"]
+    assert (rule["from_port"], rule["to_port"], rule["referenced_security_group_id"]) == (
+        443,
+        443,
+        GROUP,
+    )
+    cfg = config_resources(options_plan)
+    for doc, action in (("s3_endpoint", "s3:PutObject"), ("sns_endpoint", "sns:Publish")):
+        (st,) = cfg[f"data.aws_iam_policy_document.{doc}"]["expressions"]["statement"]
+        assert st["actions"]["constant_value"] == [action], doc
+        assert "*" not in json.dumps(st["resources"].get("constant_value", [])), doc
+
+
+def test_autoscaling_tracks_read_and_write_utilisation(options_plan: dict[str, Any]) -> None:
+    planned = resources(options_plan)
+    assert "aws_dynamodb_table.activities[0]" not in planned
+    table = planned["aws_dynamodb_table.activities_autoscaled[0]"]["values"]
+    assert (table["read_capacity"], table["write_capacity"]) == (5, 5)
+    targets = {
+        r["values"]["scalable_dimension"]: r["values"]
+        for r in resources(options_plan, "aws_appautoscaling_target").values()
+    }
+    assert targets["dynamodb:table:ReadCapacityUnits"]["max_capacity"] == 200
+    assert targets["dynamodb:table:WriteCapacityUnits"]["min_capacity"] == 5
+    metrics = set()
+    for r in resources(options_plan, "aws_appautoscaling_policy").values():
+        v = r["values"]
+        assert v["policy_type"] == "TargetTrackingScaling"
+        conf = v["target_tracking_scaling_policy_configuration"][0]
+        assert conf["target_value"] == 70
+        metrics.add(conf["predefined_metric_specification"][0]["predefined_metric_type"])
+    assert metrics == {"DynamoDBReadCapacityUtilization", "DynamoDBWriteCapacityUtilization"}
+
+
+def test_global_table_replica_with_streams(options_plan: dict[str, Any]) -> None:
+    table = resources(options_plan)["aws_dynamodb_table.activities_autoscaled[0]"]["values"]
+    assert [r["region_name"] for r in table["replica"]] == ["us-west-2"]
+    assert table["stream_enabled"] is True
+    assert table["stream_view_type"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_options_that_do_not_fit_together_are_rejected(plan_workdir: Path) -> None:
+    # Each check in its own variable, none of them referring to another invalid one (Terraform
+    # skips a validation whose other variables are invalid); subnet_ids without
+    # security_group_ids is in INVALID.
+    text = _failed_plan(
+        plan_workdir,
+        {
+            "vpc_endpoints": '["sns"]',  # without subnet_ids and vpc_id
+            "replicas": '[{region_name = "us-west-2"}]',  # PROVISIONED without auto scaling
+        },
+    )
+    assert "vpc_endpoints needs the function in a VPC" in text, text
+    assert "replicas of a PROVISIONED table need autoscaling_enabled = true" in text, text
+
+
+def test_a_replica_in_the_deployments_own_region_is_rejected(plan_workdir: Path) -> None:
+    text = _failed_plan(
+        plan_workdir,
+        {"billing_mode": "PAY_PER_REQUEST", "replicas": '[{region_name = "us-east-1"}]'},
+    )
+    assert "replicas names us-east-1, the deployment's own region" in text, text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,9 +47,11 @@ EXAMPLES_DIR = "examples"
 
 # Provider `endpoints` keys of every service the stack uses (and the optional Glue/Athena ones).
 ENDPOINT_SERVICES: tuple[str, ...] = (
+    "appautoscaling",
     "athena",
     "cloudwatch",
     "dynamodb",
+    "ec2",
     "glue",
     "iam",
     "kms",

@@ -43,7 +43,7 @@ data "aws_iam_policy_document" "processor" {
       "dynamodb:GetRecords",
       "dynamodb:GetShardIterator",
     ]
-    resources = [aws_dynamodb_table.activities.stream_arn]
+    resources = [local.table.stream_arn]
   }
 
   # dynamodb:ListStreams has no resource type in the Service Authorization Reference
@@ -120,4 +120,43 @@ resource "aws_iam_role_policy" "processor" {
   name   = "${local.name_prefix}-processor"
   role   = aws_iam_role.processor.id
   policy = data.aws_iam_policy_document.processor.json
+}
+
+# With subnet_ids: the network interfaces Lambda creates for the function with this role
+# (Lambda's "execution role and VPC" permissions, AWSLambdaVPCAccessExecutionRole's EC2
+# actions), each scoped as far as EC2 allows: creation only in the given subnets with the
+# given security groups, deletion and IP assignment on network interfaces of this account and
+# region; the two Describe actions have no resource-level form, so "*".
+data "aws_iam_policy_document" "processor_vpc" {
+  count = local.in_vpc ? 1 : 0
+
+  statement {
+    sid     = "CreateInterfacesInTheseSubnetsOnly"
+    actions = ["ec2:CreateNetworkInterface"]
+    resources = concat(
+      ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"],
+      [for s in var.subnet_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${s}"],
+      [for g in var.security_group_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/${g}"],
+    )
+  }
+
+  statement {
+    sid       = "ManageThisAccountsInterfaces"
+    actions   = ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+    resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"]
+  }
+
+  statement {
+    sid       = "DescribeHasNoResourceLevelForm"
+    actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "processor_vpc" {
+  count = local.in_vpc ? 1 : 0
+
+  name   = "${local.name_prefix}-processor-vpc"
+  role   = aws_iam_role.processor.id
+  policy = data.aws_iam_policy_document.processor_vpc[0].json
 }

@@ -9,7 +9,7 @@ resource "aws_cloudwatch_log_group" "processor" {
 
 resource "aws_lambda_function" "processor" {
   # checkov:skip=CKV_AWS_116:A function-level dead_letter_config applies to asynchronous invocations only; stream batches that fail go to the event source mapping's on-failure destination (the DLQ), configured below.
-  # checkov:skip=CKV_AWS_117:The function reaches only AWS APIs (S3, SNS, CloudWatch Logs); a VPC would add NAT or endpoints and cold-start cost for no isolation gain here.
+  # checkov:skip=CKV_AWS_117:A VPC is optional (subnet_ids, security_group_ids: the dynamic vpc_config below); by default the function reaches only AWS APIs (S3, SNS) and a VPC would add NAT or endpoints for no isolation gain.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; the package is built reproducibly by `ddbstream package` and pinned by source_code_hash.
   # checkov:skip=CKV_AWS_50:X-Ray tracing needs xray:PutTraceSegments on "*"; the processor reports through logs and embedded metrics instead.
   # checkov:skip=CKV_AWS_115:Concurrency is bounded by the stream (shards x parallelization_factor); lambda_reserved_concurrency sets a reservation when wanted.
@@ -34,6 +34,15 @@ resource "aws_lambda_function" "processor" {
     variables = local.lambda_environment
   }
 
+  # Optional: the function's network interfaces in the caller's private subnets (network.tf).
+  dynamic "vpc_config" {
+    for_each = local.in_vpc ? [1] : []
+    content {
+      subnet_ids         = var.subnet_ids
+      security_group_ids = var.security_group_ids
+    }
+  }
+
   # JSON, as the processor's own lines already are (Powertools' keys): Lambda's START/END/REPORT
   # lines become JSON too and Lambda reads each line's level and RFC 3339 timestamp. Levels at
   # INFO: the processor filters its own lines by LOG_LEVEL, and its EMF documents carry no level
@@ -52,17 +61,19 @@ resource "aws_lambda_function" "processor" {
   }
 
   # The log group (with its retention) and the role's permissions exist before the first
-  # invocation can log or write.
+  # invocation can log or write; in a VPC, the network-interface permissions before Lambda
+  # creates the interfaces (and, on destroy, they outlive the function's interfaces).
   depends_on = [
     aws_cloudwatch_log_group.processor,
     aws_iam_role_policy.processor,
+    aws_iam_role_policy.processor_vpc,
   ]
 
   tags = local.tags
 }
 
 resource "aws_lambda_event_source_mapping" "stream" {
-  event_source_arn  = aws_dynamodb_table.activities.stream_arn
+  event_source_arn  = local.table.stream_arn
   function_name     = aws_lambda_function.processor.arn
   starting_position = var.starting_position
 

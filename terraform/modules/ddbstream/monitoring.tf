@@ -86,7 +86,7 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_read_throttles" {
   alarm_description   = "Reads of ${local.table_name} were throttled: raise read_capacity or use PAY_PER_REQUEST."
   namespace           = "AWS/DynamoDB"
   metric_name         = "ReadThrottleEvents"
-  dimensions          = { TableName = aws_dynamodb_table.activities.name }
+  dimensions          = { TableName = local.table.name }
   statistic           = "Sum"
   period              = var.alarm_period_seconds
   evaluation_periods  = var.alarm_evaluation_periods
@@ -104,7 +104,7 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_write_throttles" {
   alarm_description   = "Writes to ${local.table_name} were throttled: raise write_capacity or use PAY_PER_REQUEST."
   namespace           = "AWS/DynamoDB"
   metric_name         = "WriteThrottleEvents"
-  dimensions          = { TableName = aws_dynamodb_table.activities.name }
+  dimensions          = { TableName = local.table.name }
   statistic           = "Sum"
   period              = var.alarm_period_seconds
   evaluation_periods  = var.alarm_evaluation_periods

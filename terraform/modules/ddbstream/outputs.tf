@@ -3,17 +3,17 @@
 
 output "dynamodb_table_name" {
   description = "Name of the DynamoDB table whose changes are processed."
-  value       = aws_dynamodb_table.activities.name
+  value       = local.table.name
 }
 
 output "dynamodb_table_arn" {
   description = "ARN of the DynamoDB table."
-  value       = aws_dynamodb_table.activities.arn
+  value       = local.table.arn
 }
 
 output "dynamodb_stream_arn" {
   description = "ARN of the table's stream (what the event source mapping reads; `ddbstream dlq replay` reads it too)."
-  value       = aws_dynamodb_table.activities.stream_arn
+  value       = local.table.stream_arn
 }
 
 output "lambda_function_name" {

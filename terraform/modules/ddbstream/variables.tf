@@ -655,3 +655,177 @@ variable "athena_additional_source_tables" {
     error_message = "athena_additional_source_tables must hold DynamoDB table names: 3-255 characters of letters, digits, '_', '.' or '-'."
   }
 }
+
+# ---------------------------------------------------------------------------------------------
+# Optional: private VPC (network.tf)
+# ---------------------------------------------------------------------------------------------
+
+variable "subnet_ids" {
+  description = "Subnets (private, in the deployment's VPC) for the function's network interfaces; empty (default): the function runs outside any VPC. Set together with security_group_ids."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.subnet_ids) <= 16 && alltrue([for s in var.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", s))])
+    error_message = "subnet_ids must hold at most 16 subnet ids such as subnet-0123456789abcdef0."
+  }
+
+  validation {
+    condition     = (length(var.subnet_ids) == 0) == (length(var.security_group_ids) == 0)
+    error_message = "subnet_ids and security_group_ids go together: set both (the function in a VPC) or neither."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the function's network interfaces (at most 5); they must allow outbound HTTPS to S3 and SNS (endpoints or NAT). Set together with subnet_ids."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.security_group_ids) <= 5 && alltrue([for s in var.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", s))])
+    error_message = "security_group_ids must hold at most 5 security group ids such as sg-0123456789abcdef0."
+  }
+}
+
+variable "vpc_endpoints" {
+  description = "VPC endpoints to create for a function in private subnets without NAT: \"s3\" (gateway, on vpc_route_table_ids) and/or \"sns\" (interface, in subnet_ids), each with a policy admitting only this stack's calls. Empty (default): the VPC provides the route (NAT or its own endpoints)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.vpc_endpoints : contains(["s3", "sns"], e)])
+    error_message = "vpc_endpoints may hold \"s3\" and \"sns\" only."
+  }
+
+  validation {
+    condition     = length(var.vpc_endpoints) == 0 || (length(var.subnet_ids) > 0 && var.vpc_id != null)
+    error_message = "vpc_endpoints needs the function in a VPC: set subnet_ids, security_group_ids and vpc_id."
+  }
+
+  validation {
+    condition     = !contains(var.vpc_endpoints, "s3") || length(var.vpc_route_table_ids) > 0
+    error_message = "vpc_endpoints has \"s3\" (a gateway endpoint): set vpc_route_table_ids to the route tables of subnet_ids."
+  }
+}
+
+variable "vpc_id" {
+  description = "The VPC of subnet_ids; needed only for vpc_endpoints."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.vpc_id == null || can(regex("^vpc-[0-9a-f]{8,17}$", coalesce(var.vpc_id, "-")))
+    error_message = "vpc_id must be null or a VPC id such as vpc-0123456789abcdef0."
+  }
+}
+
+variable "vpc_route_table_ids" {
+  description = "Route tables of subnet_ids, for the S3 gateway endpoint (vpc_endpoints = [\"s3\", ...])."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.vpc_route_table_ids : can(regex("^rtb-[0-9a-f]{8,17}$", r))])
+    error_message = "vpc_route_table_ids must hold route table ids such as rtb-0123456789abcdef0."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Optional: DynamoDB auto scaling (autoscaling.tf) and global table replicas (dynamodb.tf)
+# ---------------------------------------------------------------------------------------------
+
+variable "autoscaling_enabled" {
+  description = "Target-tracking auto scaling of the table's read and write capacity (billing_mode = \"PROVISIONED\" only); read_capacity / write_capacity are the starting capacity."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.autoscaling_enabled || var.billing_mode == "PROVISIONED"
+    error_message = "autoscaling_enabled needs billing_mode = \"PROVISIONED\" (on-demand tables scale by themselves)."
+  }
+}
+
+variable "autoscaling_read_min_capacity" {
+  description = "Lowest read capacity auto scaling sets (at most read_capacity)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = !var.autoscaling_enabled || var.autoscaling_read_min_capacity >= 1 && floor(var.autoscaling_read_min_capacity) == var.autoscaling_read_min_capacity && var.autoscaling_read_min_capacity <= var.read_capacity
+    error_message = "autoscaling_read_min_capacity must be a whole number from 1 to read_capacity."
+  }
+}
+
+variable "autoscaling_read_max_capacity" {
+  description = "Highest read capacity auto scaling sets (at least read_capacity)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = !var.autoscaling_enabled || floor(var.autoscaling_read_max_capacity) == var.autoscaling_read_max_capacity && var.autoscaling_read_max_capacity >= var.read_capacity && var.autoscaling_read_max_capacity <= 40000
+    error_message = "autoscaling_read_max_capacity must be a whole number from read_capacity to 40000."
+  }
+}
+
+variable "autoscaling_write_min_capacity" {
+  description = "Lowest write capacity auto scaling sets (at most write_capacity)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = !var.autoscaling_enabled || var.autoscaling_write_min_capacity >= 1 && floor(var.autoscaling_write_min_capacity) == var.autoscaling_write_min_capacity && var.autoscaling_write_min_capacity <= var.write_capacity
+    error_message = "autoscaling_write_min_capacity must be a whole number from 1 to write_capacity."
+  }
+}
+
+variable "autoscaling_write_max_capacity" {
+  description = "Highest write capacity auto scaling sets (at least write_capacity)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = !var.autoscaling_enabled || floor(var.autoscaling_write_max_capacity) == var.autoscaling_write_max_capacity && var.autoscaling_write_max_capacity >= var.write_capacity && var.autoscaling_write_max_capacity <= 40000
+    error_message = "autoscaling_write_max_capacity must be a whole number from write_capacity to 40000."
+  }
+}
+
+variable "autoscaling_target_utilization" {
+  description = "Consumed/provisioned capacity, in percent, auto scaling keeps the table near (20-90)."
+  type        = number
+  default     = 70
+
+  validation {
+    condition     = var.autoscaling_target_utilization >= 20 && var.autoscaling_target_utilization <= 90
+    error_message = "autoscaling_target_utilization must be from 20 to 90 (percent)."
+  }
+}
+
+variable "replicas" {
+  description = "Global table replicas (version 2019.11.21), one per other region: region_name, kms_key_arn (a key in that region; null: DynamoDB's AWS-managed key), point_in_time_recovery. Empty (default): a single-region table. See README, \"Multi-region\"."
+  type = list(object({
+    region_name            = string
+    kms_key_arn            = optional(string)
+    point_in_time_recovery = optional(bool, true)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for r in var.replicas : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", r.region_name))]) && length(distinct([for r in var.replicas : r.region_name])) == length(var.replicas)
+    error_message = "replicas must name each region once, as a region code such as \"eu-west-1\"."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.replicas : r.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:${r.region_name}:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(r.kms_key_arn, "-")))])
+    error_message = "replicas: kms_key_arn must be null or the ARN of a KMS key in the replica's own region (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
+
+  validation {
+    condition     = length(var.replicas) == 0 || var.stream_view_type == "NEW_AND_OLD_IMAGES"
+    error_message = "replicas need stream_view_type = \"NEW_AND_OLD_IMAGES\" (global tables replicate through the stream)."
+  }
+
+  validation {
+    condition     = length(var.replicas) == 0 || var.billing_mode == "PAY_PER_REQUEST" || var.autoscaling_enabled
+    error_message = "replicas of a PROVISIONED table need autoscaling_enabled = true (write capacity auto scaling is required for a provisioned global table), or billing_mode = \"PAY_PER_REQUEST\"."
+  }
+}
