@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
         help="ask the audit log questions: SQL, an item's history, the table as of a moment",
         description="The audit log (the gzip NDJSON objects the processor writes to S3) as a "
         "table. Each verb first brings a local copy of the objects in step with the bucket "
-        "(a listing, then only the objects it lacks: the keys are content hashes), then reads "
+        "(a listing, then only the objects it lacks or that a retry rewrote), then reads "
         "it with DuckDB or exactly in Python.",
     )
     gs = g.add_subparsers(dest="audit_verb", required=True, metavar="VERB")

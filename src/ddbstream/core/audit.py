@@ -1,4 +1,4 @@
-"""Audit log objects: gzip-compressed NDJSON, Hive-partitioned, keyed by content.
+"""Audit log objects: gzip-compressed NDJSON, Hive-partitioned, keyed by their first change.
 
 Each change event becomes one JSON line (:func:`event_to_dict` gives its fields, in a fixed
 order). The lines of a batch are grouped by partition — table and the hour of the change's event

@@ -21,8 +21,8 @@ Replay, for each on-failure record (:func:`replay`):
    failed). Otherwise it is kept and the reason reported.
 
 Delivery is at least once, as for the function itself: a replay interrupted after step 3 and
-before the delete runs the batch again next time. Audit objects are keyed by their content (the
-same batch rewrites the same object) and readers deduplicate by ``event_id``; notifications of
+before the delete runs the batch again next time. Audit objects are keyed by their first change
+(the same batch rewrites the same object) and readers deduplicate by ``event_id``; notifications of
 that one batch may be sent twice. A message being replayed is invisible to other readers for
 :data:`VISIBILITY_TIMEOUT` seconds, extended while it is worked on, so an interrupted replay's
 message is back within that time; :func:`replay` waits for such messages before it starts.

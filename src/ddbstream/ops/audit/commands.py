@@ -168,13 +168,18 @@ def cmd_tail(args: argparse.Namespace) -> int:
     _, cache = open_cache(args)
     tables = tuple(args.table) if args.table else None
     fmt = _fmt(args, "text")
-    seen_objects: set[str] = set()
+    # objects by version: a retry from an object's first change rewrites it, with more changes
+    # when more records followed this time
+    seen_objects: set[tuple[str, int, str]] = set()
     seen_events: set[str] = set()
     printed = 0
 
+    def version(o: Any) -> tuple[str, int, str]:
+        return (o.key, o.size, o.etag)
+
     def fresh_changes(objs: list[Any]) -> list[Any]:
         """Changes of objects not seen before, each event once, in time then stream order."""
-        seen_objects.update(o.key for o in objs)
+        seen_objects.update(version(o) for o in objs)
         out = [c for c in first_copies(read_changes(cache, objs)) if c.event_id not in seen_events]
         seen_events.update(c.event_id for c in out)
         out.sort(key=lambda c: (c.doc["event_time"], c.order))
@@ -191,7 +196,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
             break
         chosen.append(o)
         lines += len(cache.read_lines(o))
-    seen_objects.update(o.key for o in objs)
+    seen_objects.update(version(o) for o in objs)
     initial = fresh_changes(chosen[::-1])
     for c in initial[-args.lines :] if args.lines else []:
         print(_tail_line(c, fmt), flush=True)
@@ -211,7 +216,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
             objs = [
                 o
                 for o in cache.objects()
-                if (tables is None or o.table in tables) and o.key not in seen_objects
+                if (tables is None or o.table in tables) and version(o) not in seen_objects
             ]
             for c in fresh_changes(objs):
                 print(_tail_line(c, fmt), flush=True)

@@ -1,9 +1,11 @@
 """A local copy of the audit log, kept in step with the bucket through boto3.
 
-The audit objects' keys are derived from their content (``…/{sha256}.ndjson.gz``), so an
-object, once copied, never needs to be fetched again: a sync lists the keys in scope
-(``ListObjectsV2``), downloads the ones it lacks and forgets the ones the bucket no longer
-has (lifecycle expiry). A warm query costs one listing per table instead of a GET per object.
+An audit object's key names its first change (``…/{sha256 of event id + sequence
+number}.ndjson.gz``), and only a retry starting from that change rewrites it (with the same
+lines, or more when more records followed this time). So a sync lists the keys in scope
+(``ListObjectsV2``), downloads the ones it lacks or whose ETag or size changed since it copied
+them (a rewrite), and forgets the ones the bucket no longer has (lifecycle expiry). A warm
+query costs one listing per table instead of a GET per object.
 Why this and not DuckDB's own S3 reader: see ``docs`` in the README's audit section (measured
 there: the S3 reader re-reads every object on every query).
 
@@ -24,7 +26,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ class AuditObject:
     hour: datetime  # the partition's hour, UTC
     last_modified: datetime  # first time the cache saw it written (S3's LastModified)
     size: int
+    etag: str = ""  # of the copy held ("" in a manifest written before ETags were kept)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -58,6 +61,7 @@ class AuditObject:
                 "key": self.key,
                 "last_modified": self.last_modified.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "size": self.size,
+                "etag": self.etag,
             }
         )
 
@@ -143,7 +147,11 @@ class AuditCache:
             lm = datetime.strptime(doc["last_modified"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
                 tzinfo=UTC
             )
-            out.append(AuditObject(doc["key"], parsed[0], parsed[1], lm, int(doc["size"])))
+            out.append(
+                AuditObject(
+                    doc["key"], parsed[0], parsed[1], lm, int(doc["size"]), doc.get("etag", "")
+                )
+            )
         out.sort(key=lambda o: (o.last_modified, o.key))
         return out
 
@@ -232,20 +240,29 @@ class AuditCache:
                     if parsed is None or not _safe_key(key):
                         continue
                     obj = AuditObject(
-                        key, parsed[0], parsed[1], _utc(item["LastModified"]), int(item["Size"])
+                        key,
+                        parsed[0],
+                        parsed[1],
+                        _utc(item["LastModified"]),
+                        int(item["Size"]),
+                        str(item.get("ETag") or ""),
                     )
                     if scope.covers(obj):
                         listed[key] = obj
             stats.listed = len(listed)
             missing = [
-                o for k, o in listed.items() if k not in known or not self.path_of(k).exists()
+                o
+                for k, o in listed.items()
+                if k not in known or not self.path_of(k).exists() or _rewritten(known[k], o)
             ]
             self._download(missing, stats, progress)
-            # Keep the first write time seen (a retried identical batch overwrites its object
-            # later with the same bytes); forget what the bucket no longer has in scope.
+            # Keep the first write time seen (a retry rewrites its object later, with the same
+            # lines or more), with the copy's size and ETag; forget what the bucket no longer
+            # has in scope.
             merged = {k: o for k, o in known.items() if not scope.covers(o) or k in listed}
             for k, o in listed.items():
-                merged[k] = known.get(k, o)
+                old = known.get(k)
+                merged[k] = o if old is None else replace(o, last_modified=old.last_modified)
             for k in known:
                 if k not in merged:
                     self.path_of(k).unlink(missing_ok=True)
@@ -284,6 +301,11 @@ class AuditCache:
         ordered = sorted(objs, key=lambda o: (o.last_modified, o.key))
         tmp.write_text("".join(o.to_json() + "\n" for o in ordered))
         os.replace(tmp, path)
+
+
+def _rewritten(known: AuditObject, listed: AuditObject) -> bool:
+    """The bucket's object is not the copy held (a retry rewrote it)."""
+    return known.size != listed.size or bool(known.etag and known.etag != listed.etag)
 
 
 def _safe_key(key: str) -> bool:
