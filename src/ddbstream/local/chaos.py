@@ -226,13 +226,20 @@ def run_fault(sd: Path, fault: str, n: int, window: float, say: Any) -> Tally:
     try:
         from ddbstream.local.monitoring import inbox
 
-        notes = [m for m in inbox.read(sd / inbox.INBOX_FILE) if marker in json.dumps(m)]
-        notified = {
-            found.group(1)
-            for m in notes
-            if (found := re.search(r'event_id\\*"\s*:\s*\\*"([^"\\]+)', json.dumps(m)))
-        }
-        tally.notes_missing = max(0, tally.audited - len(notified))
+        # the inbox (an SQS queue subscribed to the topic, drained by the stack) lags a little
+        notified: set[str] = set()
+        wait_until = time.monotonic() + 60
+        while True:
+            notes = [m for m in inbox.read(sd / inbox.INBOX_FILE) if marker in json.dumps(m)]
+            notified = {
+                found.group(1)
+                for m in notes
+                if (found := re.search(r'event_id\\*"\s*:\s*\\*"([^"\\]+)', json.dumps(m)))
+            }
+            if len(notified) >= len(ids) or time.monotonic() > wait_until:
+                break
+            time.sleep(2)
+        tally.notes_missing = len(ids - notified)
     except Exception as exc:
         tally.problems.append(f"inbox: {exc}")
     tally.seconds = time.monotonic() - t0
