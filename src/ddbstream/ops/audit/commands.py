@@ -211,8 +211,9 @@ def cmd_tail(args: argparse.Namespace) -> int:
     try:
         while args.stop_after is None or printed < args.stop_after:
             time.sleep(args.interval)
-            since = datetime.now(UTC) - timedelta(hours=2)
-            _sync(cache, Scope(tables, since, None), quiet=True)
+            # the last two hours' partitions (an hour ahead for clock skew): listed by day
+            now = datetime.now(UTC)
+            _sync(cache, Scope(tables, now - timedelta(hours=2), now + timedelta(hours=1)), True)
             objs = [
                 o
                 for o in cache.objects()
