@@ -8,7 +8,7 @@ the local stack.
 
 For clients of the ``query`` protocol (SNS) the form body is encoded once, by
 :func:`form_encode`, before the request is signed: botocore would otherwise urlencode the same
-parameters twice (once to sign, once to send), which is most of a PublishBatch call's CPU.
+parameters twice (once to sign, once to send): about half of a PublishBatch call's CPU.
 """
 
 from __future__ import annotations
