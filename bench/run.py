@@ -191,9 +191,18 @@ def main(argv: list[str] | None = None) -> int:
         "the same run; nothing is asserted on time.",
     )
     ap.add_argument("--runs", type=int, default=15, help="core CPU runs (default 15)")
-    ap.add_argument("--latency-runs", type=int, default=5, help="latency-model runs per size")
-    ap.add_argument("--s3-ms", type=float, default=25.0, help="modelled S3 PutObject latency")
-    ap.add_argument("--sns-ms", type=float, default=15.0, help="modelled SNS call latency")
+    ap.add_argument(
+        "--latency-runs", type=int, default=5, help="latency-model runs per batch size (default 5)"
+    )
+    ap.add_argument(
+        "--s3-ms", type=float, default=25.0, help="modelled S3 PutObject latency, ms (default 25)"
+    )
+    ap.add_argument(
+        "--sns-ms",
+        type=float,
+        default=15.0,
+        help="modelled SNS Publish/PublishBatch latency, ms (default 15)",
+    )
     ap.add_argument("--batch-size", type=int, default=100, help="for the cost model (default 100)")
     ap.add_argument("--memory-mb", type=int, default=256, help="for the cost model (default 256)")
     ap.add_argument(
@@ -208,7 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run only these sections (repeatable; cost implies latency; e2e, on the local "
         "stack, runs only when named: make bench-e2e)",
     )
-    ap.add_argument("--state-dir", type=Path, help="e2e: a running local stack to use")
+    ap.add_argument(
+        "--state-dir",
+        type=Path,
+        help="e2e: a running local stack to use instead of starting one (its function's code is "
+        "swapped for the seed-style drain and put back)",
+    )
     ap.add_argument("--e2e-rate", type=float, default=100.0, help="e2e: puts per second")
     ap.add_argument("--e2e-seconds", type=float, default=20.0, help="e2e: seconds of puts")
     ap.add_argument("--backlog", type=int, default=1000, help="e2e: changes to drain")
