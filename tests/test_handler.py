@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ddbstream import handler
 from ddbstream.settings import SettingsError
@@ -529,3 +531,83 @@ def test_importing_the_handler_pulls_in_only_the_standard_library_and_boto() -> 
     assert outside(at_import, stdlib) == []
     assert not any(m.split(".")[0] in BOTO for m in at_import)  # boto3 waits for a client
     assert outside(with_clients, stdlib | BOTO) == []
+
+
+# --- fuzz: malformed events at every level --------------------------------------------------
+
+_JUNK = st.sampled_from([None, 7, "x", [], {}, {"S": 1}, {"N": "1e"}, {"Q": "?"}, "\udcff"])
+_PATHS = [
+    (),  # the whole record
+    ("eventName",),
+    ("eventSourceARN",),
+    ("eventID",),
+    ("dynamodb",),
+    ("dynamodb", "Keys"),
+    ("dynamodb", "Keys", "UserId"),
+    ("dynamodb", "NewImage"),
+    ("dynamodb", "NewImage", "ActivityType"),
+    ("dynamodb", "OldImage"),
+    ("dynamodb", "SequenceNumber"),
+    ("dynamodb", "ApproximateCreationDateTime"),
+    ("dynamodb", "SizeBytes"),
+    ("userIdentity",),
+]
+
+
+@st.composite
+def _fuzzed_batch(draw: Any) -> tuple[list[Any], list[str]]:
+    """Good records (their sequence numbers returned, in order) mixed with records broken at a
+    random level: a value replaced by junk, or removed."""
+    records: list[Any] = []
+    good: list[str] = []
+    for i in range(draw(st.integers(min_value=0, max_value=8))):
+        keys = {"UserId": f"u{i}", "ActivityId": "a"}
+        rec = stream_record(
+            draw(st.sampled_from(["INSERT", "MODIFY", "REMOVE"])),
+            keys,
+            {**keys, "ActivityType": "LOGIN"},
+            {**keys, "ActivityType": "OLD"},
+            seq=i + 1,
+        )
+        if draw(st.booleans()):
+            path = draw(st.sampled_from(_PATHS))
+            if not path:
+                rec = draw(_JUNK)
+            else:
+                parent = rec
+                for part in path[:-1]:
+                    parent = parent[part]
+                if draw(st.booleans()):
+                    parent.pop(path[-1], None)
+                else:
+                    parent[path[-1]] = draw(_JUNK)
+            records.append(rec)
+        else:
+            records.append(rec)
+            good.append(seq(i + 1))
+    return records, good
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(batch_and_good=_fuzzed_batch())
+def test_fuzzed_events_never_crash_and_never_lose_or_reorder_a_good_record(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, batch_and_good: tuple[list[Any], list[str]]
+) -> None:
+    records, good = batch_and_good
+    prefix = f"fuzz-{uuid.uuid4().hex[:8]}/"
+    monkeypatch.setenv("AUDIT_PREFIX", prefix)
+    handler.reset()
+    resp = invoke(records)
+    assert resp == {"batchItemFailures": []}  # every malformed record was quarantined
+    rows = [r for key in stack.objects(prefix) for r in stack.audit_rows(key)]
+    audited = [r["sequence_number"] for r in rows]
+    assert [s for s in audited if s in good] == good  # each good record once, in stream order
+
+
+@pytest.mark.parametrize("event", [None, [], {}, {"Records": None}, {"Records": "x"}, "text"])
+def test_an_event_without_a_records_list_is_not_an_error(stack: Stack, event: Any) -> None:
+    assert handler.lambda_handler(event, Context()) == {"batchItemFailures": []}
