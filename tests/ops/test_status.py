@@ -131,7 +131,8 @@ def test_render_one_screen() -> None:
     )
     assert "    failure objects in S3: 2" in screen
     assert (
-        "  last batch 14:09:00 (60s ago); last hour: 12 changes processed, 5 invocations, "
+        "  last batch in the minute 14:09-14:10 (0-60s ago); last hour: 12 changes processed, "
+        "5 invocations, "
         "3 errors; iterator age 3690 ms" in screen
     )
     assert "DLQ  AccessDenied: not allowed" in screen  # its own section, the rest still shows
@@ -161,3 +162,29 @@ def test_without_alarm_names_the_alarms_on_the_stacks_resources(
     )
     del d.outputs["alarm_names"]
     assert [a["name"] for a in status.collect(d)["alarms"]] == [alarm]
+
+
+def test_the_last_batch_is_the_clock_minute_it_ran_in(aws_client: Any, moto_endpoint: str) -> None:
+    """AWS/Lambda metrics have one-minute resolution: the screen names the clock minute of the
+    newest Invocations datapoint and how long ago that minute was, never a time the batch did
+    not run at (found: buckets counted from now - 1 h, so a batch 16 s old showed as
+    '15:09:55 (60s ago)', always 60 s before the moment the command ran)."""
+    d, _ = _deployment(aws_client, moto_endpoint)
+    now = datetime(2026, 11, 27, 15, 10, 55, tzinfo=UTC)
+    ran = datetime(2026, 11, 27, 15, 10, 39, tzinfo=UTC)
+    aws_client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": [{"Name": "FunctionName", "Value": d.function_name}],
+                "Timestamp": ran,
+                "Value": 1,
+                "Unit": "Count",
+            }
+        ],
+    )
+    s = status.collect(d, now=now)
+    assert s["metrics"]["last_batch"] == "2026-11-27T15:10:00+00:00"
+    assert s["metrics"]["invocations_1h"] == 1
+    assert "  last batch in the minute 15:10-15:11 (0-55s ago); " in status.render(s)

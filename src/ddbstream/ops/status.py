@@ -6,9 +6,10 @@ outputs and the usual APIs, so the same command works on the local stack and on 
 
 - per event source mapping (``lambda list-event-source-mappings``): state, last processing
   result, on-failure destination; from CloudWatch, over the last hour, the function's last batch
-  (the newest ``AWS/Lambda Invocations`` datapoint), the changes processed (the processor's EMF
-  ``Changes``), ``Errors`` and the latest ``IteratorAge``. AWS publishes those metrics per
-  function, not per mapping: with several mappings on one function they are the function's;
+  (the clock minute of the newest ``AWS/Lambda Invocations`` datapoint), the changes processed
+  (the processor's EMF ``Changes``), ``Errors`` and the latest ``IteratorAge``. AWS publishes
+  those metrics per function, not per mapping: with several mappings on one function they are
+  the function's;
 - the DLQ's depth (``sqs get-queue-attributes``), and the objects in the on-failure bucket when
   a mapping sends its failures to S3;
 - every alarm of the stack (``cloudwatch describe-alarms``: the ``alarm_names`` output, else the
@@ -114,10 +115,13 @@ def collect(d: target.Deployment, now: datetime | None = None) -> dict[str, Any]
     dims = {"FunctionName": fn}
 
     def metrics() -> dict[str, Any]:
-        inv = _metric(cw, "AWS/Lambda", "Invocations", dims, "SampleCount", start, now, 60)
-        errors = _metric(cw, "AWS/Lambda", "Errors", dims, "Sum", start, now, 3600)
-        age = _metric(cw, "AWS/Lambda", "IteratorAge", dims, "Maximum", start, now, 60)
-        changes = _metric(cw, namespace, "Changes", dims, "Sum", start, now, 3600)
+        # periods on the clock's minutes, as CloudWatch aligns them (AWS/Lambda metrics have
+        # one-minute resolution): the last batch is known to its minute, no closer
+        t0 = start.replace(second=0, microsecond=0)
+        inv = _metric(cw, "AWS/Lambda", "Invocations", dims, "SampleCount", t0, now, 60)
+        errors = _metric(cw, "AWS/Lambda", "Errors", dims, "Sum", t0, now, 3600)
+        age = _metric(cw, "AWS/Lambda", "IteratorAge", dims, "Maximum", t0, now, 60)
+        changes = _metric(cw, namespace, "Changes", dims, "Sum", t0, now, 3600)
         return {
             "last_batch": inv[-1][0].isoformat() if inv else None,
             "invocations_1h": int(sum(v for _, v in inv)),
@@ -225,6 +229,27 @@ def collect(d: target.Deployment, now: datetime | None = None) -> dict[str, Any]
 # ---------------------------------------------------------------------------------------------
 
 
+def _span(secs: float) -> str:
+    secs = max(0, int(secs))
+    return f"{secs}s" if secs < 120 else f"{secs // 60}m"
+
+
+def _minute_ago(iso: str | None, now: datetime) -> str:
+    """The clock minute that starts at ``iso`` and how long ago it was (``15:10-15:11
+    (0-55s ago)``)."""
+    if not iso:
+        return "none in the last hour"
+    t = datetime.fromisoformat(iso)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    end = t + timedelta(minutes=1)
+    lo, hi = (now - end).total_seconds(), (now - t).total_seconds()
+    a, b = _span(lo), _span(hi)
+    if a[-1] == b[-1]:  # one unit: 0-55s, 3-4m
+        a = a[:-1]
+    return f"in the minute {t:%H:%M}-{end:%H:%M} ({a}-{b} ago)"
+
+
 def _ago(iso: str | None, now: datetime) -> str:
     if not iso:
         return "none in the last hour"
@@ -272,7 +297,7 @@ def render(s: dict[str, Any]) -> str:
     else:
         age = met["iterator_age_ms"]
         lines.append(
-            f"  last batch {_ago(met['last_batch'], now)}; last hour: "
+            f"  last batch {_minute_ago(met['last_batch'], now)}; last hour: "
             f"{met['changes_1h']} changes processed, {met['invocations_1h']} invocations, "
             f"{met['errors_1h']} errors; iterator age "
             + (f"{age:.0f} ms" if age is not None else "-")
