@@ -177,7 +177,10 @@ class LocalStack:
             self.endpoint, sd, [t for t in topics if t], say=self.say
         )
         self._monitoring.start()
-        self.say("monitoring evaluating every alarm; `ddbstream notifications` lists the topic's")
+        self.say(
+            "monitoring evaluating every alarm; `ddbstream notifications` lists what both topics "
+            "published (changes and alarms)"
+        )
 
     def _on_runtime(self, ev: dict[str, Any]) -> None:
         """One line per runtime event worth seeing (invocations, failures, discards)."""
