@@ -113,9 +113,9 @@ def up_lock(state_dir: Path) -> Iterator[bool]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def child_pids() -> list[int]:
-    me = os.getpid()
-    found = []
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process (from /proc)."""
+    out: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -123,14 +123,33 @@ def child_pids() -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-            found.append(int(entry.name))
+        out[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return out
+
+
+def child_pids() -> list[int]:
+    me = os.getpid()
+    return [pid for pid, parent in _parents().items() if parent == me]
+
+
+def descendant_pids() -> list[int]:
+    """This process's children, their children, and so on."""
+    parents = _parents()
+    found: list[int] = []
+    frontier = [os.getpid()]
+    while frontier:
+        kids = [pid for pid, parent in parents.items() if parent in frontier]
+        found.extend(kids)
+        frontier = kids
     return found
 
 
 def end_children(grace: float = 5.0) -> None:
-    """Stop this process's child processes (a terraform run), politely then firmly."""
+    """Stop this process's child processes (a terraform run), politely then firmly, and
+    whatever they started (terraform's provider plugin): those are noted first, since a child
+    killed after the grace leaves its own children to init."""
     kids = child_pids()
+    family = descendant_pids()
     for pid in kids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -138,7 +157,7 @@ def end_children(grace: float = 5.0) -> None:
     while kids and time.monotonic() < deadline:
         kids = [p for p in kids if pid_alive(p)]
         time.sleep(0.1)
-    for pid in kids:
+    for pid in family:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
