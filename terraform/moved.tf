@@ -7,9 +7,11 @@
 # (kms_key_arn, create_audit_bucket), so they move to instance [0]. Keep these blocks: removing
 # one is a breaking change for a deployment not yet upgraded.
 
+# The table moves to the module's un-indexed address; the module's own moved block
+# (modules/ddbstream/dynamodb.tf) takes it on to instance [0] (a chain of moves).
 moved {
   from = aws_dynamodb_table.activities
-  to   = module.ddbstream.aws_dynamodb_table.activities[0]
+  to   = module.ddbstream.aws_dynamodb_table.activities
 }
 
 moved {

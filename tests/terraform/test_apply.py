@@ -116,6 +116,8 @@ def test_plan_apply_replan_destroy(
         t0 = time.monotonic()
         _check_seed_layout_state_only_moves(wd, make_workdir("tf-moved", variables))
         timings["moved_plan"] = time.monotonic() - t0
+        # 3c. and one made with the module before the table gained its count.
+        _check_table_without_index_moves(wd, make_workdir("tf-moved-table", variables))
 
         # 4. destroy with the default s3_force_destroy = false while the bucket holds an
         # object: it fails at the bucket, and the key the object is encrypted with is kept.
@@ -248,6 +250,33 @@ def _check_seed_layout_state_only_moves(applied: Path, upgrade: Path) -> None:
         assert rc.get("previous_address") == rc["address"].removeprefix(
             "module.ddbstream."
         ).replace("[0]", "" if rc["type"] in GAINED_COUNT else "[0]"), rc["address"]
+
+
+def _check_table_without_index_moves(applied: Path, upgrade: Path) -> None:
+    """A deployment made with the module before auto scaling gave the table a count has it at
+    module.ddbstream.aws_dynamodb_table.activities: the plan moves it to [0] and replaces
+    nothing (found on a local stack kept across that change: the table was destroyed and
+    re-created, the mapping with it; on AWS the table's data would be lost)."""
+    state = json.loads(tf.run(applied, "state", "pull").stdout)
+    for res in state["resources"]:
+        if (res["mode"], res["type"], res["name"]) == (
+            "managed",
+            "aws_dynamodb_table",
+            "activities",
+        ):
+            for instance in res["instances"]:
+                assert instance.pop("index_key") == 0
+    (upgrade / tf.STATE_FILE).write_text(json.dumps(state))
+    tf.run(upgrade, "plan", "-input=false", "-no-color", "-refresh=false", "-out=table.tfplan")
+    changes = tf.show_json(upgrade, "table.tfplan")["resource_changes"]
+    bad = [
+        (rc["address"], rc["change"]["actions"])
+        for rc in changes
+        if "delete" in rc["change"]["actions"]
+    ]
+    assert bad == [], bad
+    (table,) = [rc for rc in changes if rc["address"].endswith("aws_dynamodb_table.activities[0]")]
+    assert table.get("previous_address") == "module.ddbstream.aws_dynamodb_table.activities"
 
 
 def _took(line: str) -> int:

@@ -7,6 +7,15 @@ locals {
   table = local.autoscaling ? aws_dynamodb_table.activities_autoscaled[0] : aws_dynamodb_table.activities[0]
 }
 
+# Before auto scaling the table had no count: a deployment made with the module then has it
+# at aws_dynamodb_table.activities. Without this block the next apply destroys that table (and
+# its items) and creates an empty one at [0] (checked: Terraform made no implicit move to [0]
+# here; tests/terraform/test_apply.py plans that upgrade). Keep it.
+moved {
+  from = aws_dynamodb_table.activities
+  to   = aws_dynamodb_table.activities[0]
+}
+
 resource "aws_dynamodb_table" "activities" {
   count = local.autoscaling ? 0 : 1
 
