@@ -299,7 +299,12 @@ _athena_patched = False
 def _athena_delete_named_query() -> None:
     """Athena's DeleteNamedQuery (moto has none): the query is gone. An unknown id is answered
     with InvalidRequestException, the error type Athena's API reference lists for the call
-    (what AWS says for a missing id is not documented: assumed)."""
+    (what AWS says for a missing id is not documented: assumed).
+
+    GetNamedQuery of an unknown id: InvalidRequestException "... does not exist" (moto raised
+    AttributeError, HTTP 500). The AWS provider reads that type and wording as "gone" and
+    creates the query again; AWS's exact message is not documented (assumed from the
+    provider)."""
     global _athena_patched
     with _athena_patch_lock:
         if _athena_patched:
@@ -318,8 +323,19 @@ def _athena_delete_named_query() -> None:
             self.athena_backend.delete_named_query(self._get_param("NamedQueryId"))
             return "{}"
 
+        original_get = athena_responses.AthenaResponse.get_named_query
+
+        def get_named_query(self: Any) -> str:
+            query_id = self._get_param("NamedQueryId")
+            if self.athena_backend.get_named_query(query_id) is None:
+                raise JsonRESTError(
+                    "InvalidRequestException", f"NamedQuery {query_id} does not exist"
+                )
+            return original_get(self)  # type: ignore[no-any-return]
+
         athena_models.AthenaBackend.delete_named_query = delete_named_query  # type: ignore[attr-defined]
         athena_responses.AthenaResponse.delete_named_query = respond  # type: ignore[attr-defined]
+        athena_responses.AthenaResponse.get_named_query = get_named_query  # type: ignore[method-assign]
         _athena_patched = True
 
 
