@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -358,3 +360,11 @@ def test_down_while_starting_abandons_the_start(tmp_path: Path) -> None:
         ["pgrep", "-f", "--", f"-chdir={state_dir}/terraform"], capture_output=True
     )
     assert leftover.returncode == 1, "a terraform process outlived `down`"
+    # nor its provider plugin (a process working in the stack's terraform directory)
+    time.sleep(0.5)
+    plugins = []
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and os.readlink(proc / "cwd").startswith(str(state_dir)):
+                plugins.append((proc / "cmdline").read_text().replace("\0", " "))
+    assert plugins == [], plugins

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 # A process that, like `up` interrupted during `terraform apply`, has a child ignoring SIGTERM
-# past the grace (terraform finishing its operations) which has a child of its own (terraform's
-# provider plugin). end_children must leave neither running.
+# past the grace (terraform finishing its operations) which has children of its own (terraform's
+# provider plugin), one of them started only once SIGTERM arrived (terraform starting its plugin
+# late). end_children must leave none of them running.
 SCRIPT = textwrap.dedent(
     """
     import signal, subprocess, sys, time
@@ -19,15 +20,17 @@ SCRIPT = textwrap.dedent(
 
     child = subprocess.Popen([sys.executable, "-c", '''
     import signal, subprocess, sys, time
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    grandchild = subprocess.Popen(["sleep", "120"])
-    print(grandchild.pid, flush=True)
-    time.sleep(120)
+    def late(signum, frame):
+        print(subprocess.Popen(["sleep", "120"], stdout=subprocess.DEVNULL).pid, flush=True)
+    signal.signal(signal.SIGTERM, late)
+    print(subprocess.Popen(["sleep", "120"], stdout=subprocess.DEVNULL).pid, flush=True)
+    while True:
+        time.sleep(0.05)
     '''], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    grandchild = int(child.stdout.readline())
-    end_children(grace=0.5)
+    early = child.stdout.readline().strip()
+    end_children(grace=1.0)
     child.wait(10)
-    print(grandchild, flush=True)
+    print(early, child.stdout.read().strip(), flush=True)
     """
 )
 
@@ -44,16 +47,18 @@ def _alive(pid: int) -> bool:
 def test_end_children_also_ends_their_children() -> None:
     """Found: `ddbstream down` while `up` was applying left terraform's provider plugin running
     (terraform was killed after the grace, its plugin reparented to init, one per abandoned
-    start)."""
+    start), including a plugin started after the first look at the process tree."""
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, check=True
     ).stdout
-    grandchild = int(out.split()[-1])
+    pids = [int(p) for p in out.split()]
+    assert len(pids) == 2, out
     try:
         deadline = time.monotonic() + 5
-        while _alive(grandchild) and time.monotonic() < deadline:
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(grandchild), "a grandchild outlived end_children"
+        assert not [p for p in pids if _alive(p)], "a grandchild outlived end_children"
     finally:
-        if _alive(grandchild):
-            os.kill(grandchild, 9)
+        for p in pids:
+            if _alive(p):
+                os.kill(p, 9)

@@ -146,17 +146,27 @@ def descendant_pids() -> list[int]:
 
 def end_children(grace: float = 5.0) -> None:
     """Stop this process's child processes (a terraform run), politely then firmly, and
-    whatever they started (terraform's provider plugin): those are noted first, since a child
-    killed after the grace leaves its own children to init."""
+    whatever they started (terraform's provider plugin), which a child killed after the grace
+    would otherwise leave to init: the process tree is noted before and again after the grace
+    (terraform starts its plugin late, even after SIGTERM), and a child leading its own process
+    group has its whole group killed."""
     kids = child_pids()
-    family = descendant_pids()
+    family = set(descendant_pids())
+    groups = set()
     for pid in kids:
         with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(pid) == pid:
+                groups.add(pid)
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while kids and time.monotonic() < deadline:
-        kids = [p for p in kids if pid_alive(p)]
+    alive = list(kids)
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if pid_alive(p)]
         time.sleep(0.1)
+    family |= set(descendant_pids())
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
     for pid in family:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
