@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -237,3 +239,29 @@ def test_bucket_metrics_configurations_are_kept_returned_and_deleted(aws_client)
         s3.get_bucket_metrics_configuration(Bucket="emulator-metrics", Id="on-failure-objects")
     assert gone.value.response["Error"]["Code"] == "NoSuchConfiguration"
     assert s3.list_objects_v2(Bucket="emulator-metrics")["KeyCount"] == 0  # listing unaffected
+
+
+def test_application_autoscaling_tags_are_kept_per_target(aws_client: Any) -> None:
+    """TagResource / UntagResource / ListTagsForResource (moto has none; the AWS provider
+    reads the tags of every aws_appautoscaling_target), tags given at registration included."""
+    name = f"scaled-{uuid.uuid4().hex[:8]}"
+    aws_client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    scaling = aws_client("application-autoscaling")
+    arn = scaling.register_scalable_target(
+        ServiceNamespace="dynamodb",
+        ResourceId=f"table/{name}",
+        ScalableDimension="dynamodb:table:ReadCapacityUnits",
+        MinCapacity=5,
+        MaxCapacity=50,
+        Tags={"Project": "ddbstream"},
+    )["ScalableTargetARN"]
+    assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Project": "ddbstream"}
+    scaling.tag_resource(ResourceARN=arn, Tags={"Owner": "ops"})
+    scaling.untag_resource(ResourceARN=arn, TagKeys=["Project"])
+    assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Owner": "ops"}

@@ -615,12 +615,8 @@ def test_vpc_endpoints_admit_only_this_stacks_calls(options_plan: dict[str, Any]
     assert s3["route_table_ids"] == ["rtb-0123456789abcdef0"]
     sns = planned["aws_vpc_endpoint.sns[0]"]["values"]
     assert (sns["vpc_endpoint_type"], sns["private_dns_enabled"]) == ("Interface", True)
-    rule = planned[f'aws_vpc_security_group_ingress_rule.endpoints_https["{GROUP}"]']["values"]
-    assert (rule["from_port"], rule["to_port"], rule["referenced_security_group_id"]) == (
-        443,
-        443,
-        GROUP,
-    )
+    (rule,) = planned["aws_security_group.endpoints[0]"]["values"]["ingress"]
+    assert (rule["from_port"], rule["to_port"], rule["security_groups"]) == (443, 443, [GROUP])
     cfg = config_resources(options_plan)
     for doc, action in (("s3_endpoint", "s3:PutObject"), ("sns_endpoint", "sns:Publish")):
         (st,) = cfg[f"data.aws_iam_policy_document.{doc}"]["expressions"]["statement"]

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import socket
@@ -114,6 +115,7 @@ def patch_moto() -> None:
     _mappings_listed_by_function_name()
     _s3_bucket_metrics_configurations()
     _athena_delete_named_query()
+    _appautoscaling_tags()
     from ddbstream.local.monitoring import cloudwatch
 
     cloudwatch.install()
@@ -337,6 +339,58 @@ def _athena_delete_named_query() -> None:
         athena_responses.AthenaResponse.delete_named_query = respond  # type: ignore[attr-defined]
         athena_responses.AthenaResponse.get_named_query = get_named_query  # type: ignore[method-assign]
         _athena_patched = True
+
+
+_appautoscaling_patch_lock = threading.Lock()
+_appautoscaling_patched = False
+#: Tags of Application Auto Scaling resources by ARN (not in the saved emulator state).
+_appautoscaling_tags_by_arn: dict[str, dict[str, str]] = {}
+
+
+def _appautoscaling_tags() -> None:
+    """Application Auto Scaling's TagResource, UntagResource and ListTagsForResource, which
+    moto (5.2) lacks: it answers them with a 500 that the AWS provider retries for minutes on
+    every tagged aws_appautoscaling_target (the stack's auto scaling option). Tags are kept per
+    ARN, those RegisterScalableTarget carries included, as the API reference describes the
+    three calls (a map of keys to values)."""
+    global _appautoscaling_patched
+    with _appautoscaling_patch_lock:
+        if _appautoscaling_patched:
+            return
+        from moto.applicationautoscaling import responses as aas
+
+        tags = _appautoscaling_tags_by_arn
+        register = aas.ApplicationAutoScalingResponse.register_scalable_target
+
+        def register_scalable_target(self: Any) -> Any:
+            body = register(self)
+            text = body if isinstance(body, str) else (body[-1] if body else "")
+            arn = json.loads(text or "{}").get("ScalableTargetARN")
+            if arn:
+                tags.setdefault(arn, {}).update(self._get_param("Tags") or {})
+            return body
+
+        def list_tags_for_resource(self: Any) -> str:
+            return json.dumps({"Tags": tags.get(self._get_param("ResourceARN"), {})})
+
+        def tag_resource(self: Any) -> str:
+            tags.setdefault(self._get_param("ResourceARN"), {}).update(
+                self._get_param("Tags") or {}
+            )
+            return "{}"
+
+        def untag_resource(self: Any) -> str:
+            held = tags.get(self._get_param("ResourceARN"), {})
+            for key in self._get_param("TagKeys") or []:
+                held.pop(key, None)
+            return "{}"
+
+        cls = aas.ApplicationAutoScalingResponse
+        cls.register_scalable_target = register_scalable_target  # type: ignore[method-assign]
+        cls.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
+        cls.tag_resource = tag_resource  # type: ignore[attr-defined]
+        cls.untag_resource = untag_resource  # type: ignore[attr-defined]
+        _appautoscaling_patched = True
 
 
 _streams_patch_lock = threading.Lock()

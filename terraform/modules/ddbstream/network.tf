@@ -73,18 +73,18 @@ resource "aws_security_group" "endpoints" {
   description = "HTTPS from the ddbstream function to its VPC interface endpoints"
   vpc_id      = var.vpc_id
 
-  tags = local.tags
-}
-
-resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
-  for_each = local.create_endpoint_sg ? toset(var.security_group_ids) : toset([])
-
-  security_group_id            = aws_security_group.endpoints[0].id
-  description                  = "HTTPS from the function's security group ${each.value}"
-  referenced_security_group_id = each.value
-  ip_protocol                  = "tcp"
-  from_port                    = 443
-  to_port                      = 443
+  # Inline rules: HTTPS from each of the function's security groups, nothing else (no egress:
+  # an endpoint answers, it never connects out).
+  dynamic "ingress" {
+    for_each = var.security_group_ids
+    content {
+      description     = "HTTPS from the function security group ${ingress.value}"
+      protocol        = "tcp"
+      from_port       = 443
+      to_port         = 443
+      security_groups = [ingress.value]
+    }
+  }
 
   tags = local.tags
 }
