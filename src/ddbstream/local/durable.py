@@ -142,6 +142,8 @@ class DurableEmulator:
         running) save the state and empty the journal. Returns the snapshot's size, or None.
         Without ``save`` the files on disk stay as they are: the next start restores them."""
         self._stop.set()
+        if self.emulator is not None:  # a snapshot under way need not wait for queued writes
+            self.emulator.app.refuse()
         if self._compactor is not None:
             self._compactor.join()
             self._compactor = None

@@ -215,6 +215,19 @@ def _error(start_response: Callable[..., Any], status: str, body: bytes) -> list
     return [body]
 
 
+def _stopping(start_response: Callable[..., Any]) -> list[bytes]:
+    body = b"the local stack is stopping"
+    start_response(
+        "503 Service Unavailable",
+        [
+            ("Content-Type", "text/plain"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ],
+    )
+    return [body]
+
+
 def _read_body(environ: dict[str, Any]) -> bytes:
     """The whole request body (Content-Length or chunked), leaving a re-readable copy."""
     from werkzeug.wsgi import get_input_stream
@@ -259,22 +272,17 @@ class DurableApp:
         self.base_seq = 0  # the journal position the last snapshot holds
         self.fsync = True
         self.closed = False  # no request reaches moto any more (the stack is stopping)
+        # Set when stopping begins: later requests, and mutations still waiting for their turn
+        # (never journaled, never acknowledged), are refused, so a stop under heavy write load
+        # waits only for the few requests moto is applying, not for a queue of hundreds.
+        self.closing = False
         self.faults: dict[str, float] = {}  # service -> until (monotonic): writes fail
         self._mutex = threading.Lock()  # mutations one at a time, in journal order
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self.gate.shared():
-            if self.closed:  # also on a kept-alive connection opened before
-                body = b"the local stack is stopping"
-                start_response(
-                    "503 Service Unavailable",
-                    [
-                        ("Content-Type", "text/plain"),
-                        ("Content-Length", str(len(body))),
-                        ("Connection", "close"),
-                    ],
-                )
-                return [body]
+            if self.closed or self.closing:  # also on a kept-alive connection opened before
+                return _stopping(start_response)
             if environ.get("PATH_INFO") == FAULT_PATH:
                 return self._set_fault(environ, start_response)
             if self.faults and self._faulty(environ):
@@ -285,6 +293,8 @@ class DurableApp:
             if not is_mutation(environ, body):
                 return list(self.app(environ, start_response))
             with self._mutex:
+                if self.closing:  # waited while the stack began stopping: not applied
+                    return _stopping(start_response)
                 journal = self.journal
                 if journal is not None:
                     journal.append(environ, body)
@@ -312,8 +322,13 @@ class DurableApp:
         self.faults[service] = time.monotonic() + seconds
         return _error(start_response, "200 OK", b"ok")
 
+    def refuse(self) -> None:
+        """Answer 503 from now on to any new request and to any mutation not yet applied."""
+        self.closing = True
+
     def close(self) -> None:
         """Stop applying requests: wait for the ones in progress, answer any later one 503."""
+        self.refuse()
         with self.gate.exclusive():
             self.closed = True
 

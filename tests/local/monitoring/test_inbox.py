@@ -4,10 +4,15 @@ queue left empty."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ddbstream.local import clients
 from ddbstream.local.monitoring import inbox
 
 
@@ -77,3 +82,51 @@ def test_inbox_rotates_and_readers_follow_across_the_rotation(
     listed = [r["Message"] for r in notifications._from_file(path, follow=False, start=0)]
     assert listed == kept
     aws_client("sqs").delete_queue(QueueUrl=url)
+
+
+@pytest.mark.slow
+def test_stopping_while_notifications_pour_in_is_bounded_and_loses_none(
+    aws_client: Any, tmp_path: Path
+) -> None:
+    """A busy stack publishes one notification per change while it stops (seen: `ddbstream
+    down` gave up after 150 s, the inbox draining a queue that never emptied). The final
+    drain is bounded; what it leaves stays queued for the next start."""
+    topic = aws_client("sns").create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    path = tmp_path / inbox.INBOX_FILE
+    box = inbox.Inbox(aws_client, topic, path, wait_seconds=0)
+    box.start()
+    published: list[str] = []
+    pouring = threading.Event()
+    pouring.set()
+
+    def publish(n: int) -> None:
+        sns = clients.client("sns", aws_client.endpoint)  # a client per thread
+        i = 0
+        while pouring.is_set():
+            batch = [f"p{n}-{i + j}" for j in range(10)]
+            entries = [{"Id": str(j), "Message": m} for j, m in enumerate(batch)]
+            sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+            published.extend(batch)
+            i += 10
+
+    publishers = [threading.Thread(target=publish, args=(n,)) for n in range(3)]
+    for t in publishers:
+        t.start()
+    while len(published) < 100:
+        time.sleep(0.05)
+    stopper = threading.Thread(target=box.stop, kwargs={"drain_seconds": 1.0})
+    stopper.start()
+    stopper.join(timeout=30)
+    stopped = not stopper.is_alive()
+    pouring.clear()
+    for t in publishers:
+        t.join()
+    try:
+        assert stopped, "Inbox.stop kept draining while notifications kept coming"
+        while box.drain_once():  # the next start's drain
+            pass
+        got = [r["Message"] for r in inbox.read(path)]
+        assert set(got) == set(published), "a notification was lost"
+        print(f"\n{len(published)} published while stopping; {len(got)} lines (at least once)")
+    finally:
+        aws_client("sqs").delete_queue(QueueUrl=box.queue_url)  # the emulator is shared
