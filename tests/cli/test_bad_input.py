@@ -27,6 +27,13 @@ def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
         (["demo", "--burst", "-5"], "argument --burst: -5 is negative"),
         (["output", "-raw", "x", "--nope"], "unrecognized arguments: --nope"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        # found: -n -1 printed the whole log, --interval -1 was a traceback after the first
+        # screen, --interval 0 polls the bucket without a pause
+        (["audit", "tail", "-n", "-1"], "argument -n/--lines: -1 is negative"),
+        (["audit", "tail", "-f", "--interval", "-1"], "argument --interval: -1 is not more than 0"),
+        (["audit", "tail", "-f", "--interval", "0"], "argument --interval: 0 is not more than 0"),
+        (["audit", "tail", "-f", "--interval", "x"], "argument --interval: 'x' is not a number"),
+        (["audit", "tail", "-f", "--stop-after", "0"], "argument --stop-after: 0 is not 1 or more"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(

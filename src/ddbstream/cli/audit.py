@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ddbstream import cli
 from ddbstream.ops import target
 
 _CACHE_HELP = (
@@ -149,19 +150,24 @@ def register(sub: Any) -> None:
     )
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new changes")
     p.add_argument(
-        "-n", "--lines", type=int, default=10, metavar="N", help="how many to show first (10)"
+        "-n",
+        "--lines",
+        type=cli.non_negative_int,
+        default=10,
+        metavar="N",
+        help="how many to show first (10)",
     )
     p.add_argument("--table", action="append", metavar="TABLE", help="only this table (repeatable)")
     p.add_argument(
         "--interval",
-        type=float,
+        type=cli.positive_float,
         default=1.0,
         metavar="SECONDS",
         help="with -f, seconds between polls (default 1)",
     )
     p.add_argument(
         "--stop-after",
-        type=int,
+        type=cli.positive_int,
         default=None,
         metavar="N",
         help="with -f, stop after N new changes (default: run until Ctrl-C)",
