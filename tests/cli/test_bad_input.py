@@ -27,6 +27,8 @@ def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
         (["demo", "--burst", "-5"], "argument --burst: -5 is negative"),
         (["output", "-raw", "x", "--nope"], "unrecognized arguments: --nope"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        # terraform output refuses both too (found: -raw -json printed the raw value)
+        (["output", "-raw", "-json", "x"], "argument -json/--json: not allowed with argument"),
         # found: -n -1 printed the whole log, --interval -1 was a traceback after the first
         # screen, --interval 0 polls the bucket without a pause
         (["audit", "tail", "-n", "-1"], "argument -n/--lines: -1 is negative"),

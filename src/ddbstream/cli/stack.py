@@ -63,8 +63,10 @@ def register(sub: Any) -> None:
         description="Print the local stack's Terraform outputs. With -raw and a NAME, print the "
         "bare value, as `terraform output -raw NAME` does.",
     )
-    p.add_argument("-raw", "--raw", action="store_true", help="print the bare string value")
-    p.add_argument("-json", "--json", action="store_true", help="print JSON")
+    # one or the other, as terraform output refuses both
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("-raw", "--raw", action="store_true", help="print the bare string value")
+    form.add_argument("-json", "--json", action="store_true", help="print JSON")
     p.add_argument("name", nargs="?", help="output name (default: all outputs)")
     add_state_dir(p)
     p.set_defaults(run="ddbstream.local.stack.commands:cmd_output")
