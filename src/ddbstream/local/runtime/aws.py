@@ -21,45 +21,50 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from ddbstream.local import clients as emulator_clients
 
 from .worker import InvokeResult, WorkerSpec
 
 log = logging.getLogger("ddbstream.local.runtime")
 
-DUMMY_KEY = "testing"
-
 
 class Clients:
-    """boto3 clients bound to the emulator (thread-safe; created once).
+    """boto3 clients bound to the emulator, made once at start and shared by the runtime's
+    threads (botocore clients are thread-safe; sessions are not, so none is made later).
 
-    ``credentials`` (access key id, secret): the dummy pair by default.
+    Built the one way emulator clients are (:mod:`ddbstream.local.clients`): ``credentials``
+    (access key id, secret) default to its dummy pair. Two retries (three attempts in all,
+    standard mode) and a connection pool big enough for every lane, shard reader and worker.
     """
+
+    CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
 
     def __init__(
         self, endpoint: str, region: str, credentials: tuple[str, str] | None = None
     ) -> None:
         self.endpoint = endpoint
         self.region = region
-        self.access_key, self.secret_key = credentials or (DUMMY_KEY, DUMMY_KEY)
-        session = boto3.session.Session()
-        cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
-        kw = dict(
-            endpoint_url=endpoint,
-            region_name=region,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            config=cfg,
+        self.access_key, self.secret_key = credentials or (
+            emulator_clients.ACCESS_KEY,
+            emulator_clients.SECRET_KEY,
         )
-        self.lambda_ = session.client("lambda", **kw)
-        self.streams = session.client("dynamodbstreams", **kw)
-        self.logs = session.client("logs", **kw)
-        self.cloudwatch = session.client("cloudwatch", **kw)
-        self.sqs = session.client("sqs", **kw)
-        self.sns = session.client("sns", **kw)
-        self.s3 = session.client("s3", **kw)
+        session = emulator_clients.session(region, (self.access_key, self.secret_key))
+
+        def make(service: str) -> Any:
+            return emulator_clients.client(
+                service, endpoint, region=region, config=self.CONFIG, boto_session=session
+            )
+
+        self.lambda_ = make("lambda")
+        self.streams = make("dynamodbstreams")
+        self.logs = make("logs")
+        self.cloudwatch = make("cloudwatch")
+        self.sqs = make("sqs")
+        self.sns = make("sns")
+        self.s3 = make("s3")
 
 
 def split_arn(arn: str) -> tuple[str, str, str, str]:
