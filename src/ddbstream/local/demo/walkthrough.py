@@ -279,7 +279,12 @@ class Demo:
             step.check(
                 replayed >= 1 and done.exit_code == 0,
                 f"DLQ replayed: {replayed} failed batch(es) through the fixed function "
-                f"({time.time() - t_replay:.1f}s), nothing kept",
+                f"({time.time() - t_replay:.1f}s), "
+                + (
+                    f"{len(done.kept)} kept (see `ddbstream dlq list`)"
+                    if done.kept
+                    else "nothing kept"
+                ),
             )
             self.out.cmd("aws dynamodb put-item ... (test-user-001 / recovered-...)")
             self.out("  a change after the fix: its invocation succeeds (Errors 0)")
