@@ -31,6 +31,7 @@ import latency
 from batch import N, make_batch
 from boto3.dynamodb.types import TypeDeserializer
 
+from ddbstream.cli import Parser, positive_float, positive_int
 from ddbstream.core.audit import build_audit_objects, event_to_line
 from ddbstream.core.decode import decode_record
 from ddbstream.core.pipeline import PipelineConfig, process_batch
@@ -184,27 +185,56 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, load average {load:.1f}"
 
 
+def non_negative_float(text: str) -> float:
+    """An argparse type: a latency in ms, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not 0 or more")
+    return value
+
+
+def lambda_memory(text: str) -> int:
+    """An argparse type: a Lambda function's memory, 128-10240 MB (what Lambda accepts)."""
+    value = positive_int(text)
+    if not 128 <= value <= 10240:
+        raise argparse.ArgumentTypeError(f"{text} is not a Lambda memory size (128-10240 MB)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="bench/run.py",
         description="ddbstream's benchmark (make bench): figures next to baselines measured in "
         "the same run; nothing is asserted on time.",
     )
-    ap.add_argument("--runs", type=int, default=15, help="core CPU runs (default 15)")
+    ap.add_argument("--runs", type=positive_int, default=15, help="core CPU runs (default 15)")
     ap.add_argument(
-        "--latency-runs", type=int, default=5, help="latency-model runs per batch size (default 5)"
+        "--latency-runs",
+        type=positive_int,
+        default=5,
+        help="latency-model runs per batch size (default 5)",
     )
     ap.add_argument(
-        "--s3-ms", type=float, default=25.0, help="modelled S3 PutObject latency, ms (default 25)"
+        "--s3-ms",
+        type=non_negative_float,
+        default=25.0,
+        help="modelled S3 PutObject latency, ms (default 25)",
     )
     ap.add_argument(
         "--sns-ms",
-        type=float,
+        type=non_negative_float,
         default=15.0,
         help="modelled SNS Publish/PublishBatch latency, ms (default 15)",
     )
-    ap.add_argument("--batch-size", type=int, default=100, help="for the cost model (default 100)")
-    ap.add_argument("--memory-mb", type=int, default=256, help="for the cost model (default 256)")
+    ap.add_argument(
+        "--batch-size", type=positive_int, default=100, help="for the cost model (default 100)"
+    )
+    ap.add_argument(
+        "--memory-mb", type=lambda_memory, default=256, help="for the cost model (default 256)"
+    )
     ap.add_argument(
         "--seed-full",
         action="store_true",
@@ -223,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         help="e2e: a running local stack to use instead of starting one (its function's code is "
         "swapped for the seed-style drain and put back)",
     )
-    ap.add_argument("--e2e-rate", type=float, default=100.0, help="e2e: puts per second")
-    ap.add_argument("--e2e-seconds", type=float, default=20.0, help="e2e: seconds of puts")
-    ap.add_argument("--backlog", type=int, default=1000, help="e2e: changes to drain")
+    ap.add_argument("--e2e-rate", type=positive_float, default=100.0, help="e2e: puts per second")
+    ap.add_argument("--e2e-seconds", type=positive_float, default=20.0, help="e2e: seconds of puts")
+    ap.add_argument("--backlog", type=positive_int, default=1000, help="e2e: changes to drain")
     args = ap.parse_args(argv)
     only = set(args.only or ["core", "latency", "cost", "coldstart"])
     print(f"ddbstream bench · Python {platform.python_version()} · {machine()}")
