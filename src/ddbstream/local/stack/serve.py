@@ -98,12 +98,16 @@ def serve(
 
     ``on_ready(state)`` is called once the stack is ready (not in a ``up --detach`` child,
     whose parent tells the user). Ctrl-C/SIGTERM while starting abandons the start, nothing
-    saved (exit 130)."""
+    saved (exit 130); a second one while stopping leaves without the final snapshot (exit 130;
+    the journal has every acknowledged write)."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
-        if state["status"] == "starting":  # abandon the start: nothing is saved
+        # Abandon the start (nothing is saved), or, a second signal while stopping, leave
+        # without the final snapshot: every acknowledged write is in the fsynced journal,
+        # which the next `up` replays (as after kill -9).
+        if state["status"] in ("starting", "stopping"):
             raise KeyboardInterrupt
 
     state: dict[str, Any] = {
@@ -151,7 +155,15 @@ def serve(
         say("stopping the local stack ...")
         state["status"] = "stopping"
         write_json(state_dir / STATE_FILE, state)
-        stack.stop(save=True)
+        try:
+            stack.stop(save=True)
+        except KeyboardInterrupt:
+            end_children()  # function workers
+            say(
+                "interrupted while stopping: left without saving a snapshot; the next `up` "
+                "replays the journal (nothing acknowledged is lost)"
+            )
+            return 130
         say("stopped")
         return 0
     finally:
