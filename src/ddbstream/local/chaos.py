@@ -9,16 +9,25 @@ Faults (``--faults``, default all):
 * ``sns``     publishing fails (503) for ``--window`` seconds;
 * ``worker``  the function's worker processes are killed (SIGKILL) mid-stream;
 * ``restart`` ``ddbstream down`` then ``up`` mid-stream;
-* ``kill9``   ``kill -9`` of the ``up`` process mid-stream, then ``up``.
+* ``kill9``   ``kill -9`` of the ``up`` process mid-stream, then ``up``;
+* ``throttle`` the function's reserved concurrency set to 0 for ``--window`` seconds
+              (``PutFunctionConcurrency``, then ``DeleteFunctionConcurrency``): every invocation
+              is throttled, and the event source mapping retries it without using a retry until
+              the records exceed the maximum record age (one hour by default);
+* ``all``     every window fault at once: S3 and SNS down for ``--window`` seconds, the
+              function throttled over its middle third, and the workers killed before and
+              after the throttle.
 
 Each run writes ``--changes`` changes (inserts, updates, deletes of items marked with the run's
 id) over a few seconds; a write the stack does not acknowledge (it is down) is retried until it
 is, so every counted change was acknowledged. After the fault, what reached the DLQ is replayed
-(``ddbstream dlq replay``), then the tally per fault:
+(``ddbstream dlq replay``) and the run's quarantined records are replayed
+(``ddbstream quarantine replay``; those that still do not decode stay), then the tally per fault:
 
   written       changes acknowledged by the table (each one a stream record)
   audited       distinct changes in the audit log (deduplicated by event id)
-  replayed      changes the DLQ replay delivered
+  quarantined   the run's changes still in the quarantine after its replay
+  replayed      changes the DLQ replay and the quarantine replay delivered
   lost          written changes neither audited nor quarantined (must be 0)
   view dups     changes present under two event ids in the deduplicated view (must be 0)
   raw dups      audit lines beyond one per change (at least once: bounded, see README)
@@ -45,7 +54,7 @@ from typing import Any
 from ddbstream.local import journal, stack
 from ddbstream.ops import target
 
-ALL_FAULTS = ("s3", "sns", "worker", "restart", "kill9")
+ALL_FAULTS = ("s3", "sns", "worker", "restart", "kill9", "throttle", "all")
 
 
 @dataclass
@@ -162,6 +171,32 @@ def _children_of(parent: int) -> list[int]:
     return found
 
 
+def _throttle(d: target.Deployment, seconds: float, say: Any) -> None:
+    """Reserved concurrency 0 for ``seconds``: Lambda throttles every invocation meanwhile."""
+    lam = d.client("lambda")
+    lam.put_function_concurrency(FunctionName=d.function_name, ReservedConcurrentExecutions=0)
+    say("    reserved concurrency 0")
+    try:
+        time.sleep(seconds)
+    finally:
+        lam.delete_function_concurrency(FunctionName=d.function_name)
+        say("    reserved concurrency removed")
+
+
+def _all_at_once(sd: Path, d: target.Deployment, window: float, say: Any) -> None:
+    """S3 and SNS down for ``window``; throttled over its middle third; workers killed in the
+    first and last thirds (a killed worker during the throttle would have nothing to do)."""
+    _fault_endpoint(d, "s3", window)
+    _fault_endpoint(d, "sns", window)
+    third = window / 3
+    time.sleep(third / 2)
+    say(f"    killed {_kill_workers(sd)} worker(s)")
+    time.sleep(third / 2)
+    _throttle(d, third, say)
+    time.sleep(third / 2)
+    say(f"    killed {_kill_workers(sd)} worker(s)")
+
+
 def _restart(sd: Path, kill: bool, say: Any) -> None:
     state = stack.read_state(sd) or {}
     if kill:
@@ -182,6 +217,24 @@ def _audit(d: target.Deployment, marker: str) -> list[dict[str, Any]]:
     return [ln for lines in reader.seen.values() for ln in lines if marker in json.dumps(ln)]
 
 
+def _replay_quarantine(d: target.Deployment, marker: str, tally: Tally) -> int:
+    """Replay the run's quarantined records (``ddbstream quarantine replay`` on their keys);
+    those still failing stay and are counted in ``tally.quarantined``. Changes replayed."""
+    from ddbstream.ops import quarantine
+
+    try:
+        _, found = quarantine.list_quarantined(d)
+        keys = [q.key for q in found if marker in json.dumps(q.record)]
+        if not keys:
+            return 0
+        report = quarantine.replay(d, keys=keys)
+        tally.quarantined = sum(1 for r in report.results if r.kept)
+        return report.changes
+    except Exception as exc:
+        tally.problems.append(f"quarantine replay: {exc}")
+        return 0
+
+
 def run_fault(sd: Path, fault: str, n: int, window: float, say: Any) -> Tally:
     t0 = time.monotonic()
     tally = Tally(fault)
@@ -193,6 +246,10 @@ def run_fault(sd: Path, fault: str, n: int, window: float, say: Any) -> Tally:
     say(f"  {fault}: injecting")
     if fault in ("s3", "sns"):
         _fault_endpoint(d, fault, window)
+    elif fault == "throttle":
+        _throttle(d, window, say)
+    elif fault == "all":
+        _all_at_once(sd, d, window, say)
     elif fault == "worker":
         for _ in range(3):
             say(f"    killed {_kill_workers(sd)} worker(s)")
@@ -216,6 +273,7 @@ def run_fault(sd: Path, fault: str, n: int, window: float, say: Any) -> Tally:
         tally.replayed = sum(r.changes for r in report.results if r.status == "replayed")
     except Exception as exc:  # nothing to replay is fine; a failure is reported
         tally.problems.append(f"dlq replay: {exc}")
+    tally.replayed += _replay_quarantine(d, marker, tally)
     lines = _audit(d, marker)
     seqs = {ln.get("sequence_number") for ln in lines}
     ids = {ln.get("event_id") for ln in lines}
