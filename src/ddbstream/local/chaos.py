@@ -48,6 +48,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -174,13 +175,27 @@ def _children_of(parent: int) -> list[int]:
 def _throttle(d: target.Deployment, seconds: float, say: Any) -> None:
     """Reserved concurrency 0 for ``seconds``: Lambda throttles every invocation meanwhile."""
     lam = d.client("lambda")
+    start = datetime.now(UTC)
     lam.put_function_concurrency(FunctionName=d.function_name, ReservedConcurrentExecutions=0)
     say("    reserved concurrency 0")
     try:
         time.sleep(seconds)
     finally:
         lam.delete_function_concurrency(FunctionName=d.function_name)
-        say("    reserved concurrency removed")
+    try:  # the runtime's Throttles metric: evidence the window did throttle
+        points = d.client("cloudwatch").get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName="Throttles",
+            Dimensions=[{"Name": "FunctionName", "Value": d.function_name}],
+            StartTime=start - timedelta(seconds=60),
+            EndTime=datetime.now(UTC) + timedelta(seconds=60),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        throttles = f"{sum(p['Sum'] for p in points):.0f} throttled invocation(s)"
+    except Exception as exc:
+        throttles = f"Throttles metric unread: {exc}"
+    say(f"    reserved concurrency removed ({throttles})")
 
 
 def _all_at_once(sd: Path, d: target.Deployment, window: float, say: Any) -> None:
