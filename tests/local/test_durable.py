@@ -46,7 +46,10 @@ SERVE = textwrap.dedent(
     signal.signal(signal.SIGTERM, on_term)
     print(json.dumps({"endpoint": emu.endpoint, "restored": restored, "replayed": d.replayed}),
           flush=True)
-    done.wait()
+    # Timed waits, as serve() does: a SIGTERM delivered to one of the request threads only
+    # runs its Python handler once the main thread wakes (an untimed wait never does).
+    while not done.wait(0.5):
+        pass
     """
 )
 
