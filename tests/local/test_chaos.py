@@ -4,6 +4,9 @@ local stack; nothing acknowledged is lost and the deduplicated view has each cha
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from stack_helpers import LocalStackHandle
 
@@ -19,3 +22,82 @@ def test_a_fault_loses_nothing(local_stack: LocalStackHandle, fault: str) -> Non
     assert tally.lost == 0 and tally.view_dups == 0, tally
     assert tally.audited >= tally.written
     assert tally.raw_dups <= tally.written  # at most twice each under one outage
+
+
+def _line(
+    seq: int, name: str, new: dict[str, Any] | None, old: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An audit line as the function writes it, for a record of the chaos writer's table."""
+    import json as _json
+
+    from ddbstream.core.audit import event_to_line
+    from ddbstream.core.decode import decode_record
+    from ddbstream.core.jsonenc import loads
+
+    def image(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if d is None:
+            return None
+        return {k: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for k, v in d.items()}
+
+    ddb: dict[str, Any] = {
+        "Keys": {"UserId": {"S": "u"}, "ActivityId": {"S": f"a{seq}"}},
+        "SequenceNumber": str(seq),
+        "SizeBytes": 10,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    for key, value in (("NewImage", image(new)), ("OldImage", image(old))):
+        if value is not None:
+            ddb[key] = value
+    record = {
+        "eventID": f"e{seq}",
+        "eventName": name,
+        "eventSource": "aws:dynamodb",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
+        "dynamodb": ddb,
+    }
+    line: dict[str, Any] = loads(event_to_line(decode_record(_json.loads(_json.dumps(record)))))
+    return line
+
+
+def test_notifications_are_counted_against_the_deployed_rules() -> None:
+    """The tally's expected notifications come from the function's rules, not from "every
+    change": an audit line is matched as the function matched its change (events, images,
+    changed attributes, TTL)."""
+    from ddbstream.core.rules import DEFAULT_RULES, parse_rules
+
+    lines = [
+        _line(1, "INSERT", {"UserId": "u", "ActivityId": "a1", "ActivityType": "LOGIN"}, None),
+        _line(
+            2, "INSERT", {"UserId": "u", "ActivityId": "a2", "ActivityType": "LOGIN_FAILED"}, None
+        ),
+        _line(
+            3,
+            "MODIFY",
+            {"UserId": "u", "ActivityId": "a3", "ActivityType": "LOGIN", "N": 3},
+            {"UserId": "u", "ActivityId": "a3", "ActivityType": "LOGIN", "N": 2},
+        ),
+        _line(
+            4,
+            "MODIFY",
+            {"UserId": "u", "ActivityId": "a4", "ActivityType": "UPDATED", "N": 4},
+            {"UserId": "u", "ActivityId": "a4", "ActivityType": "LOGIN", "N": 4},
+        ),
+        _line(5, "REMOVE", None, {"UserId": "u", "ActivityId": "a5", "ActivityType": "LOGIN"}),
+    ]
+    assert chaos.expected_notifications(lines, DEFAULT_RULES) == {"e1", "e2", "e3", "e4", "e5"}
+    rules = parse_rules(
+        json.dumps(
+            {
+                "rules": [
+                    {
+                        "name": "failed",
+                        "events": ["INSERT"],
+                        "new": {"ActivityType": ["LOGIN_FAILED"]},
+                    },
+                    {"name": "counted", "events": ["MODIFY"], "changed": ["N"], "new": {"N": [3]}},
+                    {"name": "gone", "events": ["REMOVE"], "ttl": True},
+                ]
+            }
+        )
+    )
+    assert chaos.expected_notifications(lines, rules) == {"e2", "e3"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 import zipfile
 from typing import Any
@@ -265,3 +266,108 @@ def test_application_autoscaling_tags_are_kept_per_target(aws_client: Any) -> No
     scaling.tag_resource(ResourceARN=arn, Tags={"Owner": "ops"})
     scaling.untag_resource(ResourceARN=arn, TagKeys=["Project"])
     assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Owner": "ops"}
+
+
+def test_poison_fault_corrupts_the_marked_stream_records_as_read(
+    aws_client: Any, moto_endpoint: str
+) -> None:
+    """The reliability suite's poison: DynamoDB refuses undecodable values in PutItem, so the
+    fault endpoint corrupts the records of marked items as GetRecords returns them, the same
+    way on every read; unmarked records are untouched; the processor audits the partial ones
+    with the undecodable attribute named and rejects the whole ones with a reason."""
+    import urllib.request
+
+    from ddbstream.core.decode import DecodeError, decode_record
+    from ddbstream.local import journal
+    from ddbstream.local.runtime.events import lambda_record
+
+    ddb, streams = aws_client("dynamodb"), aws_client("dynamodbstreams")
+    table = "emulator-poison"
+    arn = ddb.create_table(
+        TableName=table,
+        KeySchema=[
+            {"AttributeName": "u", "KeyType": "HASH"},
+            {"AttributeName": "a", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "u", "AttributeType": "S"},
+            {"AttributeName": "a", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    for i in range(8):
+        user = "poison-me" if i % 2 else "clean"
+        item = {"u": {"S": user}, "a": {"S": f"a{i}"}, "t": {"S": "LOGIN"}, "n": {"N": str(i)}}
+        ddb.put_item(TableName=table, Item=item)
+    ddb.delete_item(TableName=table, Key={"u": {"S": "poison-me"}, "a": {"S": "a1"}})
+
+    def arm(seconds: float) -> None:
+        body = json.dumps({"poison": "poison-me", "seconds": seconds}).encode()
+        req = urllib.request.Request(moto_endpoint + journal.FAULT_PATH, data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200
+
+    def read() -> list[dict[str, Any]]:
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        it = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        raw = streams.get_records(ShardIterator=it)["Records"]
+        return [lambda_record(r, arn, "us-east-1") for r in raw]
+
+    clean = read()
+    arm(60)
+    first, again = read(), read()
+    assert first == again  # every read of a record gets the same corruption
+    kinds: dict[str, str] = {}
+    for before, after in zip(clean, first, strict=True):
+        seq = before["dynamodb"]["SequenceNumber"]
+        if "poison-me" not in json.dumps(before["dynamodb"]["Keys"]):
+            assert after == before
+            continue
+        assert after != before
+        kind = journal.POISON_KINDS[int(seq) % len(journal.POISON_KINDS)]
+        kinds[seq] = kind
+        if kind in ("bad-number", "unknown-type"):
+            ev = decode_record(after)
+            image = "old_image" if before["eventName"] == "REMOVE" else "new_image"
+            assert ev.undecodable and list(ev.undecodable) == [f"{image}.n"], ev.undecodable
+            assert ev.keys == decode_record(before).keys
+        else:
+            with pytest.raises(DecodeError, match=r"not a number|UPSERT"):
+                decode_record(after)
+    assert len(kinds) == 5 and len(set(kinds.values())) >= 3, kinds
+    arm(0)  # over: records read clean again
+    assert read() == clean
+
+
+def test_fault_windows_outlive_a_restart_until_their_deadline(tmp_path: Any) -> None:
+    """The reliability suite restarts the stack in the middle of an outage: a fault window
+    set through the endpoint is kept in the state directory and taken up by the next
+    emulator (still failing writes), and an expired one is not."""
+    from werkzeug.test import Client
+
+    from ddbstream.local import journal
+
+    def ok_app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    path = tmp_path / "emulator.faults.json"
+    put = {"Authorization": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/s3/aws4_request"}
+    first = journal.DurableApp(ok_app)
+    first.keep_faults(path)
+    client = Client(first)
+    assert client.put("/bucket/key", data=b"x", headers=put).status_code == 200
+    for doc in ({"service": "s3", "seconds": 60}, {"service": "sns", "seconds": 0.01}):
+        assert client.post(journal.FAULT_PATH, json=doc).status_code == 200
+    assert client.post(journal.FAULT_PATH, json={"poison": "m", "seconds": 60}).status_code == 200
+    assert client.put("/bucket/key", data=b"x", headers=put).status_code == 503
+    time.sleep(0.05)
+
+    again = journal.DurableApp(ok_app)  # the next `up`, after `down` or kill -9
+    again.keep_faults(path)
+    assert set(again.faults) == {"s3"} and set(again.poison) == {"m"}
+    assert 55 < again.faults["s3"] - time.monotonic() <= 60
+    assert Client(again).put("/bucket/key", data=b"x", headers=put).status_code == 503

@@ -28,6 +28,8 @@ from ddbstream.local import emulator, journal, snapshot
 
 SNAPSHOT_FILE = "emulator.pickle"
 JOURNAL_FILE = "emulator.journal"
+#: The fault windows of the reliability suite (``make chaos``), kept across a restart.
+FAULTS_FILE = "emulator.faults.json"
 
 
 class DurableEmulator:
@@ -95,6 +97,7 @@ class DurableEmulator:
         """Serve; a restored state is journaled from the first request on."""
         self.emulator = emulator.start(host, port)
         self.emulator.app.fsync = self.fsync
+        self.emulator.app.keep_faults(self.state_dir / FAULTS_FILE)
         if self.restored:
             self.emulator.app.base_seq = self._seq
             self.emulator.app.checkpoint(lambda last: 0, journal_path=self.journal_path)

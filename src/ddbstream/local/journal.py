@@ -38,6 +38,7 @@ import json
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -241,8 +242,55 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 
 
 #: The emulator's fault-injection endpoint (for the reliability suite, ``make chaos``):
-#: POST ``{"service": "s3", "seconds": 60}`` makes that service's writes fail (503) for a while.
+#: POST ``{"service": "s3", "seconds": 60}`` makes that service's writes fail (503) for a while;
+#: POST ``{"poison": "MARKER", "seconds": 60}`` corrupts, as they are read (DynamoDB Streams
+#: ``GetRecords``), the stream records whose keys contain MARKER (see :func:`poison_record`).
+#: The local stack keeps the windows in its state directory (:meth:`DurableApp.keep_faults`):
+#: a fault outlives a restart of the stack (``down``/``up``, ``kill -9``) until its deadline.
 FAULT_PATH = "/_ddbstream/fault"
+
+#: The kinds of poison :func:`poison_record` applies, chosen by the record's sequence number.
+POISON_KINDS = ("bad-number", "unknown-type", "bad-key", "bad-event-name")
+
+
+def poison_record(record: dict[str, Any]) -> str:
+    """Corrupt one ``GetRecords`` record in place; returns the kind applied.
+
+    DynamoDB refuses an undecodable value in ``PutItem``, so poison can only appear in what
+    the consumer reads. The kind is chosen by the sequence number, so every read of a record
+    (a retry, a re-read after a restart) gets the same corruption:
+
+    * ``bad-number``: a non-key attribute of the image becomes ``{"N": "12..5"}`` (partial:
+      the keys and the rest of the change decode);
+    * ``unknown-type``: a non-key attribute gets an unknown type descriptor ``{"Z": "?"}``
+      (partial; boto3 reading the stream drops the unknown member, so the function sees ``{}``);
+    * ``bad-key``: a key attribute becomes ``{"N": "not-a-number"}`` (whole: no keys, no
+      change to audit);
+    * ``bad-event-name``: ``eventName`` becomes ``UPSERT`` (whole: a structurally broken record).
+
+    The image corrupted is the new one, or the old one of a REMOVE; a record without images
+    (``KEYS_ONLY``) gets a bad key instead."""
+    ddb = record.setdefault("dynamodb", {})
+    keys = ddb.setdefault("Keys", {})
+    try:
+        kind = POISON_KINDS[int(ddb.get("SequenceNumber", 0)) % len(POISON_KINDS)]
+    except (TypeError, ValueError):
+        kind = POISON_KINDS[0]
+    image = ddb.get("NewImage") if "NewImage" in ddb else ddb.get("OldImage")
+    if kind in ("bad-number", "unknown-type") and not isinstance(image, dict):
+        kind = "bad-key"
+    if kind == "bad-key" and not keys:
+        kind = "bad-event-name"
+    if kind == "bad-key":
+        keys[min(keys)] = {"N": "not-a-number"}
+    elif kind == "bad-event-name":
+        record["eventName"] = "UPSERT"
+    else:
+        assert isinstance(image, dict)
+        names = sorted(set(image) - set(keys)) or ["poisoned"]
+        image[names[0]] = {"N": "12..5"} if kind == "bad-number" else {"Z": "?"}
+    return kind
+
 
 #: What "writes of a service" means for a fault: the requests that deliver the processor's work.
 FAULT_ACTIONS = {
@@ -277,6 +325,8 @@ class DurableApp:
         # waits only for the few requests moto is applying, not for a queue of hundreds.
         self.closing = False
         self.faults: dict[str, float] = {}  # service -> until (monotonic): writes fail
+        self.poison: dict[str, float] = {}  # key marker -> until (monotonic): records corrupted
+        self._faults_path: Path | None = None
         self._mutex = threading.Lock()  # mutations one at a time, in journal order
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -287,6 +337,8 @@ class DurableApp:
                 return self._set_fault(environ, start_response)
             if self.faults and self._faulty(environ):
                 return _error(start_response, "503 Service Unavailable", b"injected outage")
+            if self.poison and self._reads_stream(environ):
+                return self._poisoned(environ, start_response)
             if self.journal is None:
                 return list(self.app(environ, start_response))
             body = _read_body(environ)
@@ -309,18 +361,94 @@ class DurableApp:
         body = _read_body(environ)
         return bool(FAULT_ACTIONS[str(service)](method, action_of(environ, body)))
 
+    def _reads_stream(self, environ: dict[str, Any]) -> bool:
+        now = time.monotonic()
+        for marker, until in list(self.poison.items()):
+            if until <= now:
+                self.poison.pop(marker, None)
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        return (
+            bool(self.poison)
+            and target.startswith("DynamoDBStreams")
+            and target.endswith(".GetRecords")
+        )
+
+    def _poisoned(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """moto's ``GetRecords`` answer, the marked records corrupted (:func:`poison_record`)."""
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(self.app(environ, capture))
+        status, headers = answer["status"], list(answer["headers"])
+        if status.startswith("200"):
+            try:
+                doc = json.loads(body)
+                markers = list(self.poison)
+                for record in doc.get("Records") or []:
+                    keys = json.dumps((record.get("dynamodb") or {}).get("Keys"))
+                    if any(m in keys for m in markers):
+                        poison_record(record)
+                body = json.dumps(doc).encode()
+            except (ValueError, KeyError, TypeError, AttributeError):
+                pass  # not what GetRecords answers: passed on as it is
+        fixed = {"content-length": str(len(body)), "x-amz-crc32": str(zlib.crc32(body))}
+        headers = [(k, fixed.get(k.lower(), v)) for k, v in headers]
+        if not any(k.lower() == "content-length" for k, _ in headers):
+            headers.append(("Content-Length", fixed["content-length"]))
+        start_response(status, headers)
+        return [body]
+
     def _set_fault(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> list[bytes]:
         try:
             doc = json.loads(_read_body(environ) or b"{}")
+            if "poison" in doc:
+                marker, seconds = str(doc["poison"]), float(doc["seconds"])
+                if not marker:
+                    raise ValueError("poison: the key marker must not be empty")
+                self.poison[marker] = time.monotonic() + seconds
+                self._save_faults()
+                return _error(start_response, "200 OK", b"ok")
             service, seconds = str(doc["service"]), float(doc["seconds"])
             if service not in FAULT_ACTIONS:
                 raise ValueError(f"service must be one of {sorted(FAULT_ACTIONS)}")
         except (ValueError, KeyError, TypeError) as exc:
             return _error(start_response, "400 Bad Request", str(exc).encode())
         self.faults[service] = time.monotonic() + seconds
+        self._save_faults()
         return _error(start_response, "200 OK", b"ok")
+
+    def keep_faults(self, path: Path) -> None:
+        """Keep the fault windows in ``path`` (as wall-clock deadlines) from now on, and take
+        up those a previous run of the stack left there: a restart does not end a fault (the
+        reliability suite restarts the stack in the middle of its windows)."""
+        self._faults_path = path
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            wall, now = time.time(), time.monotonic()
+            for name, table in (("faults", self.faults), ("poison", self.poison)):
+                for key, until in dict(doc.get(name) or {}).items():
+                    if float(until) > wall:
+                        table[str(key)] = now + float(until) - wall
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass  # none kept, or unreadable: no fault
+
+    def _save_faults(self) -> None:
+        path = self._faults_path
+        if path is None:
+            return
+        wall, now = time.time(), time.monotonic()
+        doc = {
+            name: {k: wall + until - now for k, until in table.items() if until > now}
+            for name, table in (("faults", self.faults), ("poison", self.poison))
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, path)
 
     def refuse(self) -> None:
         """Answer 503 from now on to any new request and to any mutation not yet applied."""
