@@ -1,6 +1,7 @@
-"""The reliability suite at a reduced size (``make chaos`` runs it whole): S3 refusing writes,
-SNS failing, and the function's workers killed, each while changes are written to the shared
-local stack; nothing acknowledged is lost and the deduplicated view has each change once."""
+"""The reliability suite at a reduced size (``make chaos`` runs it whole) on the shared local
+stack: S3 refusing writes, SNS failing, workers killed mid-invocation, the function throttled,
+poison records, and all of them at once with the stack stopped and killed (-9) mid-stream;
+nothing acknowledged is lost and the deduplicated view has each change once."""
 
 from __future__ import annotations
 
@@ -14,14 +15,37 @@ from ddbstream.local import chaos
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["s3", "sns", "worker"])
+@pytest.mark.parametrize("fault", ["s3", "sns", "worker", "throttle", "poison", "all"])
 def test_a_fault_loses_nothing(local_stack: LocalStackHandle, fault: str) -> None:
-    tally = chaos.run_fault(local_stack.state_dir, fault, n=40, window=8, say=print)
+    try:
+        window = 5 if fault == "throttle" else 8  # throttling needs no long window to show
+        tally = chaos.run_fault(local_stack.state_dir, fault, n=40, window=window, say=print)
+    finally:
+        if fault == "all":  # restarted: the next tests use the new `up`
+            local_stack.refresh()
     print("\n" + tally.line())
+    for extra in chaos.report_lines(tally):
+        print("  " + extra)
     assert tally.written == 40
     assert tally.lost == 0 and tally.view_dups == 0, tally
-    assert tally.audited >= tally.written
-    assert tally.raw_dups <= tally.written  # at most twice each under one outage
+    if fault in ("s3", "sns"):
+        assert tally.audited == tally.written
+        assert tally.raw_dups <= tally.written  # at most twice each under one outage
+    if fault in ("worker", "all"):
+        # a kill hit an invocation in flight: Lambda's error lines are in the log group
+        assert tally.kills >= 1 and tally.kills_logged >= 1, tally
+    if fault == "throttle":
+        assert tally.throttles and tally.throttles > 0, tally  # the window did throttle
+    if fault in ("poison", "all"):
+        # partial poison audited with what decodes (the rest named in the line), its raw
+        # record quarantined; whole poison quarantined with the reason; nothing else missing
+        whole = tally.quarantined - tally.partial
+        assert tally.partial >= 1 and whole >= 1, tally
+        assert tally.audited + whole == tally.written, tally
+        assert any(r.startswith("partially decodable, audited without: ") for r in tally.reasons)
+        assert any(
+            "not a number" in r or "UPSERT" in r for r in tally.reasons if "partial" not in r
+        )
 
 
 def _line(

@@ -23,7 +23,7 @@ Faults (``--faults``, default all):
               an unknown event name (wholly undecodable: quarantined with the reason);
 * ``all``     every fault at once: S3 and SNS down and poison for the whole window, a worker
               killed mid-invocation, the function throttled over the middle third, then
-              ``down``/``up``, another worker killed, ``kill -9``/``up``. The stack keeps its
+              ``down``/``up``, ``kill -9``/``up``, another worker killed. The stack keeps its
               fault windows in its state directory: they go on across the restarts.
 
 Each run writes ``--changes`` changes (inserts, updates, deletes of items marked with the run's
@@ -295,8 +295,8 @@ def _all_at_once(
     sd: Path, window: float, marker: str, tally: Tally, say: Any, restarts: bool = True
 ) -> None:
     """S3 and SNS down and the marked items poisoned for ``window``; a worker killed
-    mid-invocation; throttled over the middle third; ``down``/``up``; another worker killed;
-    ``kill -9``/``up``. The stack keeps the fault windows in its state directory, so they go
+    mid-invocation; throttled over the middle third; ``down``/``up``; ``kill -9``/``up``;
+    another worker killed. The stack keeps the fault windows in its state directory, so they go
     on across the restarts."""
     end = time.monotonic() + window
     d = target.from_local_stack(sd)
@@ -309,9 +309,9 @@ def _all_at_once(
     tally.throttles = _throttle(d, third, say)
     if restarts:
         _restart(sd, kill=False, say=say)
-    tally.kills += _kill_in_flight(sd, third / 2)
-    if restarts:
         _restart(sd, kill=True, say=say)
+    # after the restarts: a worker killed just before kill -9 of `up` would never be logged
+    tally.kills += _kill_in_flight(sd, max(third / 2, end - time.monotonic()))
     say(f"    killed {tally.kills} worker(s) mid-invocation")
     time.sleep(max(0.0, end - time.monotonic()))
 
