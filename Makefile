@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## The whole test suite: lint, then every test (slow end-to-end ones included).
-test: venv lint tf-check checkov
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+## The checks before the tests run side by side (checkov installs into its own venv while ours
+## installs; each one's output is printed whole when it ends). The tests run on PYTEST_WORKERS
+## pytest-xdist workers: tests/conftest.py says how they share the work (PYTEST_WORKERS=0: one
+## process, in collection order).
+PYTEST_WORKERS ?= 3
+test:
+	@$(MAKE) --no-print-directory -j 3 --output-sync=target lint tf-check checkov
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests selected"; rc=0; fi; exit $$rc
 
 lint: venv

@@ -231,7 +231,11 @@ def cli_config(root: Path | None = None) -> Path | None:
     path = root / "terraform.rc"
     text = render_cli_config(mirror)
     if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
+        # Atomically: a terraform started meanwhile (another stack, a parallel test) reads the
+        # old file or the new one, never a half-written one.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return path
 
 
