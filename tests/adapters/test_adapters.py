@@ -19,6 +19,7 @@ from ddbstream.core.audit import build_audit_objects, event_to_line
 from ddbstream.core.decode import decode_record
 from ddbstream.core.notify import build_notification
 from ddbstream.core.pipeline import build_quarantine_object
+from ddbstream.local import emulator
 from ddbstream.testing.records import activity, stream_record
 
 KEYS = {"UserId": "u1", "ActivityId": "a1"}
@@ -144,6 +145,7 @@ def test_publisher_against_sns_delivers_to_a_subscribed_queue(aws_client) -> Non
     ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
     assert SnsPublisher(aws.client("sns"), topic).publish(notes(3)) == []
+    assert emulator.deliveries.settle(timeout=30)  # SNS delivers after Publish answered
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     envelopes = [json.loads(m["Body"]) for m in got["Messages"]]
     assert sorted(json.loads(e["Message"])["keys"]["UserId"] for e in envelopes) == ["u1"] * 3

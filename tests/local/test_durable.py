@@ -1,13 +1,15 @@
 """The emulator's state on disk: nothing acknowledged is lost to `kill -9` or to `down` under load.
 
 A child process serves a :class:`DurableEmulator` on a free port; the test writes to it from
-several threads (DynamoDB with a stream, S3), keeps what was acknowledged, then kills the child
+several threads (DynamoDB with a stream, S3, SNS messages to a topic an SQS queue subscribes to:
+delivered after Publish answers), keeps what was acknowledged, then kills the child
 (SIGKILL: no chance to save) or stops it (SIGTERM: what `ddbstream down` sends) while the writes
 go on, starts a new child on the same state directory and reconciles.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -77,18 +79,35 @@ class Child:
 
 
 class Writers:
-    """Threads writing items (and objects) until stopped; ``acked`` holds what was answered."""
+    """Threads writing items (and objects) until stopped, and one publishing batches of
+    messages; ``acked_*`` hold what was answered."""
 
-    def __init__(self, child: Child, table: str, bucket: str, threads: int = 3) -> None:
+    def __init__(self, child: Child, table: str, bucket: str, topic: str, threads: int = 3) -> None:
         self.acked_items: list[str] = []
         self.acked_objects: list[str] = []
+        self.acked_messages: list[str] = []
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, args=(child, table, bucket, n))
             for n in range(threads)
         ]
+        self._threads.append(threading.Thread(target=self._publish, args=(child, topic)))
         for t in self._threads:
             t.start()
+
+    def _publish(self, child: Child, topic: str) -> None:
+        sns = child.client("sns")
+        i = 0
+        while not self._stop.is_set():
+            batch = [f"m-{i + j:05d}" for j in range(10)]
+            entries = [{"Id": f"e{j}", "Message": m} for j, m in enumerate(batch)]
+            try:
+                resp = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+            except Exception:
+                return
+            assert not resp.get("Failed")
+            self.acked_messages += batch
+            i += 10
 
     def _run(self, child: Child, table: str, bucket: str, n: int) -> None:
         ddb, s3 = child.client("dynamodb"), child.client("s3")
@@ -109,6 +128,36 @@ class Writers:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=30)
+
+
+def _subscribed_queue(child: Child) -> tuple[str, str]:
+    """(topic ARN, queue URL): an SQS queue subscribed to a topic, raw message delivery."""
+    sns, sqs = child.client("sns"), child.client("sqs")
+    topic = sns.create_topic(Name="durable-topic")["TopicArn"]
+    url = sqs.create_queue(QueueName="durable-queue")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return topic, url
+
+
+def _messages(child: Child, url: str) -> set[str]:
+    """Every message in the queue (received, not deleted: visible again after the test)."""
+    sqs = child.client("sqs")
+    found: set[str] = set()
+    while True:
+        resp = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
+        )
+        if not resp.get("Messages"):
+            return found
+        found.update(m["Body"] for m in resp["Messages"])
 
 
 def _setup(child: Child) -> tuple[str, str, str]:
@@ -161,7 +210,8 @@ def test_nothing_acknowledged_is_lost(tmp_path: Path, how: str) -> None:
     first = Child(tmp_path, compact_interval=1.0)  # snapshots taken while writing, too
     assert first.info == {"endpoint": first.endpoint, "restored": False, "replayed": 0}
     table, bucket, arn = _setup(first)
-    writers = Writers(first, table, bucket)
+    topic, queue = _subscribed_queue(first)
+    writers = Writers(first, table, bucket, topic)
     deadline = time.monotonic() + 30
     while len(writers.acked_items) < 60 and time.monotonic() < deadline:  # a snapshot or two
         time.sleep(0.2)
@@ -187,8 +237,15 @@ def test_nothing_acknowledged_is_lost(tmp_path: Path, how: str) -> None:
         # (a consumer's checkpoint stays valid, a re-processed change is recognised).
         assert {seq: after.get(seq) for seq in before} == before
         assert acked <= {key for _, key in after.values()}
+        # SNS answered each PublishBatch before delivering it (emulator.Deliveries): the
+        # deliveries pending at the stop are in the snapshot (down) or made again by the
+        # replay of the journaled PublishBatch (kill -9); at least once
+        assert writers.acked_messages
+        undelivered = set(writers.acked_messages) - _messages(second, queue)
+        assert not undelivered, f"{len(undelivered)} acknowledged messages never delivered"
         print(
-            f"\n{how}: {len(acked)} items and {len(writers.acked_objects)} objects acknowledged, "
+            f"\n{how}: {len(acked)} items, {len(writers.acked_objects)} objects and "
+            f"{len(writers.acked_messages)} messages acknowledged, "
             f"none lost; {second.info['replayed']} journaled requests replayed"
         )
     finally:
@@ -283,3 +340,99 @@ def test_terraform_and_verbs_refuse_a_non_loopback_endpoint_unless_told(
     monkeypatch.setenv(emulator.ALLOW_NON_LOOPBACK_ENV, "1")  # told explicitly
     assert "http://10.1.2.3:4566" in tf.render_override("http://10.1.2.3:4566", "r", "k", "s")
     emulator.require_loopback("http://example.com:4566", "use the local stack")
+
+
+def test_concurrent_journal_appends_share_one_fsync_and_none_returns_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: while one fsync runs, the entries written meanwhile wait for the next one,
+    which covers them all; nobody is answered before an fsync that began after its write."""
+    disk = threading.Event()  # the first fsync blocks until set: a slow disk
+    calls: list[int] = []
+    real_fsync = journal.os.fsync
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            assert disk.wait(30)
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal.os, "fsync", fsync)
+    j = journal.Journal(tmp_path / "j")
+    env = {"REQUEST_METHOD": "PUT", "PATH_INFO": "/b/k"}
+    returned: list[int] = []
+    turn = threading.Lock()  # appends one at a time, as DurableApp's mutation turn does
+
+    def write(body: bytes) -> None:
+        with turn:
+            seq = j.append(env, body, sync=False)
+        j.sync(seq)
+        returned.append(seq)
+
+    first = threading.Thread(target=write, args=(b"first",))
+    first.start()
+    while not calls:  # its fsync is under way (blocked)
+        time.sleep(0.01)
+    others = [threading.Thread(target=write, args=(f"w{i}".encode(),)) for i in range(4)]
+    for t in others:
+        t.start()
+    while j.next_seq < 6:  # all four written, waiting for their fsync
+        time.sleep(0.01)
+    first.join(timeout=0.2)
+    assert first.is_alive() and returned == [], "nothing answered before its fsync"
+    disk.set()
+    for t in [first, *others]:
+        t.join(timeout=30)
+    assert sorted(returned) == [1, 2, 3, 4, 5] and j.synced == 5
+    assert len(calls) == 2, "the four written during the first fsync shared the second"
+    assert journal.Journal.read(tmp_path / "j")[0]["body"] == b"first"
+
+
+def test_a_mutation_is_answered_only_once_its_journal_entry_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DurableApp applies mutations in journal order and syncs after the turn (group commit);
+    the WSGI response, and a read made meanwhile, come only after the fsync."""
+    disk = threading.Event()
+    syncing = threading.Event()
+    real_fsync = journal.os.fsync
+
+    def fsync(fd: int) -> None:
+        syncing.set()
+        assert disk.wait(30)
+        real_fsync(fd)
+
+    applied: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        applied.append(str(environ["PATH_INFO"]))
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    durable = journal.DurableApp(app)
+    durable.checkpoint(lambda last: 0, journal_path=tmp_path / "j")
+    monkeypatch.setattr(journal.os, "fsync", fsync)
+    answered: list[str] = []
+
+    def call(method: str, path: str) -> None:
+        env = {"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(b"x")}
+        env["CONTENT_LENGTH"] = "1"
+        durable(env, lambda *a: None)
+        answered.append(path)
+
+    put = threading.Thread(target=call, args=("PUT", "/b/k"))
+    put.start()
+    assert syncing.wait(30)
+    read = threading.Thread(target=call, args=("GET", "/b/k"))
+    read.start()
+    while len(applied) < 2:
+        time.sleep(0.01)
+    put.join(timeout=0.2)
+    read.join(timeout=0.2)
+    assert applied == ["/b/k", "/b/k"], "applied before the fsync (the turn is not held)"
+    assert answered == [], "neither answered while the PUT's entry is not on disk"
+    disk.set()
+    put.join(timeout=30)
+    read.join(timeout=30)
+    assert sorted(answered) == ["/b/k", "/b/k"]
+    assert [e["seq"] for e in journal.Journal.read(tmp_path / "j")] == [1]

@@ -371,3 +371,115 @@ def test_fault_windows_outlive_a_restart_until_their_deadline(tmp_path: Any) -> 
     assert set(again.faults) == {"s3"} and set(again.poison) == {"m"}
     assert 55 < again.faults["s3"] - time.monotonic() <= 60
     assert Client(again).put("/bucket/key", data=b"x", headers=put).status_code == 503
+
+
+def test_sns_publish_answers_before_delivering_and_the_delivery_still_happens(
+    aws_client: Any,
+) -> None:
+    """SNS delivers after Publish answered (moto delivered inside the call): a PublishBatch
+    returns while the deliveries cannot run yet, and each message reaches the subscribed queue
+    once they can."""
+    import threading
+
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"async-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    url = sqs.create_queue(QueueName=f"async-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    release = threading.Event()
+    emulator.deliveries.submit(release.wait, 30)  # deliveries are made in order: this one first
+    try:
+        entries = [{"Id": str(i), "Message": f"m{i}"} for i in range(3)]
+        resp = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+        assert len(resp["Successful"]) == 3
+        assert emulator.deliveries.pending >= 4, "answered with the deliveries still to make"
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        assert not got.get("Messages")
+    finally:
+        release.set()
+    assert emulator.deliveries.settle(timeout=30)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    assert sorted(m["Body"] for m in got["Messages"]) == ["m0", "m1", "m2"]
+
+
+def test_sns_publish_still_refuses_an_invalid_message_structure_in_the_call(
+    aws_client: Any,
+) -> None:
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"structure-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    url = sqs.create_queue(QueueName=f"structure-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    with pytest.raises(ClientError):
+        sns.publish(TopicArn=topic, Message="{not json", MessageStructure="json")
+
+
+def test_sns_envelope_signature_verifies_with_one_certificate_per_subscription(
+    aws_client: Any,
+) -> None:
+    """An SQS subscriber (no raw delivery) gets SNS's JSON envelope; its Signature verifies
+    against the SigningCertURL's certificate over AWS's string to sign (Message, MessageId,
+    Subject, Timestamp, TopicArn, Type), and every message of the subscription names the same
+    certificate (moto made one per message)."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"signed-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    url = sqs.create_queue(QueueName=f"signed-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+    sns.publish(TopicArn=topic, Message="first", Subject="with subject")
+    sns.publish(TopicArn=topic, Message="second")
+    assert emulator.deliveries.settle(timeout=30)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    envelopes = sorted((json.loads(m["Body"]) for m in got["Messages"]), key=lambda e: e["Message"])
+    assert [e["Message"] for e in envelopes] == ["first", "second"]
+    assert len({e["SigningCertURL"] for e in envelopes}) == 1
+    pems = sns_backends[DEFAULT_ACCOUNT_ID][emulator.REGION]._message_public_keys
+    cert = x509.load_pem_x509_certificate(pems[envelopes[0]["SigningCertURL"].rsplit("/", 1)[1]])
+    for e in envelopes:
+        assert e["Type"] == "Notification" and e["TopicArn"] == topic
+        assert e["SignatureVersion"] == "2" and sub in e["UnsubscribeURL"]
+        fields = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
+        text = "".join(f"{k}\n{e[k]}\n" for k in fields if k in e)
+        cert.public_key().verify(  # type: ignore[call-arg]
+            base64.b64decode(e["Signature"]), text.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+    assert envelopes[0]["Subject"] == "with subject" and "Subject" not in envelopes[1]
+
+
+def test_sqs_receive_still_drops_messages_past_the_queue_retention_period(
+    aws_client: Any,
+) -> None:
+    """The retention check reads the queue's period directly (moto computed every attribute
+    of the queue per message): a message older than MessageRetentionPeriod is not received."""
+    import time
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    sqs = aws_client("sqs")
+    name = f"retention-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    sqs.send_message(QueueUrl=url, MessageBody="old")  # moto's receive stops at an expired one
+    queue = sqs_backends[DEFAULT_ACCOUNT_ID][emulator.REGION].get_queue(name)
+    for m in queue._messages:
+        if m.body == "old":  # sent 61 s ago, as far as the queue knows
+            m.sent_timestamp = int((time.time() - 61) * 1000)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    assert [m["Body"] for m in got["Messages"]] == ["new"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddbstream.local import emulator
 from ddbstream.ops import dlq
 from ddbstream.ops.target import Deployment
 
@@ -127,6 +128,9 @@ class MiniStack:
         return ids
 
     def notifications(self) -> list[dict[str, Any]]:
+        # SNS delivers after Publish answered (emulator.Deliveries): what was published so far
+        # reaches the queue first (the session's emulator runs in this process)
+        assert emulator.deliveries.settle(timeout=30)
         out = []
         while True:
             msgs = (

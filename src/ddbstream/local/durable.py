@@ -78,7 +78,7 @@ class DurableEmulator:
             self._seq = int(meta.get("journal_seq", 0))
             entries = journal.Journal.read(self.journal_path)
             if entries:
-                app = journal.DurableApp(emulator.moto_app())
+                app = journal.DurableApp(emulator.moto_app(), settle=emulator.deliveries.settle)
                 self.replayed = app.replay(entries, after=self._seq)
                 self._seq = max(self._seq, max(int(e["seq"]) for e in entries))
                 self._save(self._seq)  # what was replayed is in a snapshot before the journal goes

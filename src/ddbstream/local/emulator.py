@@ -37,6 +37,22 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   the bucket again or list its objects (see :func:`_s3_bucket_metrics_configurations`); an
   object put under such a configuration's prefix counts 1 in ``AWS/S3`` ``PutRequests``
   (dimensions ``BucketName``, ``FilterId``), S3's request metric, so an alarm on it fires.
+* SNS delivers a published message to the topic's subscribers after Publish/PublishBatch has
+  answered, from a background thread (:data:`deliveries`), as SNS does; moto delivers inside the
+  call, so every subscriber (an SQS queue: an X.509 certificate built and two RSA signatures
+  per message) slowed the publisher and held the journal's turn for writes. Nothing accepted is
+  lost: a snapshot waits for the deliveries accepted before it, and a journal replay delivers
+  each replayed message before the next request (see :class:`Deliveries`).
+* An SNS message delivered in SNS's JSON envelope (an SQS subscriber without raw delivery: the
+  local inbox) is signed with one signing certificate per subscription, made once, as SNS signs
+  with a long-lived certificate at a stable ``SigningCertURL``; moto made a certificate per
+  message (an RSA signature) and kept every certificate's PEM in memory for good (see
+  :func:`_sns_signing_certificate_once`).
+* Two of moto's per-request costs that grow with the work: the list of its service modules is
+  read from disk once, not on every request, and SQS ReceiveMessage checks a message's
+  retention against the queue's period directly, where moto computed every attribute of the
+  queue (each counting all its messages) for every message it looked at: quadratic in the
+  queue's depth (see :func:`_cheaper_request_paths`).
 * Athena's ``DeleteNamedQuery``, which moto lacks (HTTP 500): ``terraform destroy`` of the
   stack's named query would otherwise retry until it times out (see
   :func:`_athena_delete_named_query`).
@@ -47,6 +63,7 @@ write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ipaddress
 import json
@@ -54,7 +71,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,8 +86,10 @@ __all__ = [
     "LOOPBACK_HOSTS",
     "REGION",
     "SECRET_KEY",
+    "Deliveries",
     "Emulator",
     "NotLoopbackError",
+    "deliveries",
     "free_port",
     "is_loopback",
     "moto_app",
@@ -107,6 +126,9 @@ def _disable_moto_lambda_side_effects() -> None:
 def patch_moto() -> None:
     """Apply this project's changes to moto's behaviour (idempotent; see the module docstring)."""
     _disable_moto_lambda_side_effects()
+    _deliver_sns_after_publish()
+    _sns_signing_certificate_once()
+    _cheaper_request_paths()
     _validate_event_source_mappings()
     _fix_policy_conditions()
     _stream_errors_as_on_aws()
@@ -119,6 +141,238 @@ def patch_moto() -> None:
     from ddbstream.local.monitoring import cloudwatch
 
     cloudwatch.install()
+
+
+class Deliveries:
+    """SNS deliveries to subscribers, made by a background thread after Publish answered.
+
+    SNS accepts a message, answers the publisher, then delivers it to each subscription: AWS's
+    "Amazon SNS message delivery retries" page has an SQS or Lambda delivery retried for up to
+    23 days, which no Publish call waits for.
+    moto delivers inside the call; :func:`_deliver_sns_after_publish` hands each subscription's
+    delivery to this queue instead, delivered in the order accepted.
+
+    Durability: a delivery is derived state. The Publish request is in the write-ahead journal
+    (:mod:`ddbstream.local.journal`) before it is answered; the delivery itself is not
+    journaled. So ``settle()`` is called before every snapshot (a snapshot holding a Publish
+    holds its deliveries too) and after each request a journal replay applies (a replay
+    delivers as moto did, in request order). A crash after Publish answered and before its
+    delivery loses the delivery from memory only: the replay of the journaled Publish makes it
+    again. A crash after the delivery (and, say, the subscriber receiving it) also replays it:
+    at least once, as before (message ids are new on a replay).
+
+    ``synchronous`` (off) makes deliveries inside the call, as moto does.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: collections.deque[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+        self._queue = collections.deque()
+        self._busy = 0  # deliveries accepted and not yet made
+        self._thread: threading.Thread | None = None
+        self.synchronous = False
+        self.delivered = 0
+        self.failed = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if self.synchronous:
+            self._deliver(fn, args, kwargs)
+            return
+        with self._cond:
+            self._queue.append((fn, args, kwargs))
+            self._busy += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="sns-deliveries", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return self._busy
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every delivery accepted so far is made; False if ``timeout`` ran out."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue))
+                fn, args, kwargs = self._queue.popleft()
+            try:
+                self._deliver(fn, args, kwargs)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+    def _deliver(self, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+        try:
+            fn(*args, **kw)
+            self.delivered += 1
+        except Exception:  # a subscriber gone (its queue deleted): SNS drops it too, in the end
+            self.failed += 1
+            logging.getLogger("ddbstream.local.emulator").warning(
+                "SNS delivery to a subscriber failed", exc_info=True
+            )
+
+
+#: The emulator's SNS deliveries (one queue for the process: moto's backends are global).
+deliveries = Deliveries()
+
+_sns_patch_lock = threading.Lock()
+_sns_patched = False
+
+
+def _deliver_sns_after_publish() -> None:
+    """moto's ``Subscription.publish`` (one delivery) goes to :data:`deliveries`. What can fail
+    the Publish call itself (a message structure that is not valid JSON) is still checked in the
+    call."""
+    global _sns_patched
+    with _sns_patch_lock:
+        if _sns_patched:
+            return
+        from moto.sns.models import Subscription
+
+        original = Subscription.publish
+
+        def publish(self: Any, message: str, message_id: str, *args: Any, **kw: Any) -> None:
+            if kw.get("message_structure") == "json":
+                self._parse_message_structure(message, self.protocol)  # raises as before
+            deliveries.submit(original, self, message, message_id, *args, **kw)
+
+        Subscription.publish = publish  # type: ignore[method-assign]
+        _sns_patched = True
+
+
+_signing_patch_lock = threading.Lock()
+_signing_patched = False
+
+
+def _sns_signing_certificate_once() -> None:
+    """The SNS envelope of a delivery (``Type``, ``MessageId``, ``TopicArn``, ``Subject``,
+    ``Message``, ``Timestamp``, ``SignatureVersion`` 2, ``Signature``, ``SigningCertURL``,
+    ``UnsubscribeURL``, ``MessageAttributes``), signed as AWS documents ("Verifying the
+    signatures of Amazon SNS messages": SHA256withRSA over each present field's name and value
+    on lines of their own, in the order Message, MessageId, Subject, Timestamp, TopicArn, Type),
+    with a certificate made once per subscription key. Its PEM is served where moto serves
+    them (the ``SigningCertURL``'s key name), so a subscriber can still verify."""
+    global _signing_patched
+    with _signing_patch_lock:
+        if _signing_patched:
+            return
+        import base64
+        import uuid
+        import weakref
+        from datetime import UTC, datetime, timedelta
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.x509.oid import NameOID
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sns import models as sns_models
+
+        certs: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        certs_lock = threading.Lock()
+
+        def cert_name(sub: Any, key: Any) -> str:
+            with certs_lock:
+                name = certs.get(sub)
+                if name is not None:
+                    return name
+                now = datetime.now(UTC)
+                cert = (
+                    x509.CertificateBuilder()
+                    .subject_name(
+                        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+                    )
+                    .issuer_name(
+                        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ddbstream local SNS")])
+                    )
+                    .public_key(key.public_key())
+                    .serial_number(x509.random_serial_number())
+                    .not_valid_before(now - timedelta(minutes=5))
+                    .not_valid_after(now + timedelta(days=365))
+                    .sign(key, hashes.SHA256())
+                )
+                name = f"SimpleNotificationService-{uuid.uuid4().hex}.pem"
+                region = sub.topic.sns_backend.region_name
+                served = sns_models.sns_backends[DEFAULT_ACCOUNT_ID][region]._message_public_keys
+                served[name] = cert.public_bytes(serialization.Encoding.PEM)
+                certs[sub] = name
+                return name
+
+        def get_post_data(
+            self: Any,
+            message: str,
+            message_id: str,
+            subject: str | None,
+            message_attributes: dict[str, Any] | None = None,
+        ) -> dict[str, Any]:
+            key = self.private_key()
+            region = self.topic.sns_backend.region_name
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            signed = [("Message", message), ("MessageId", message_id)]
+            if subject:
+                signed.append(("Subject", subject))
+            signed += [("Timestamp", stamp), ("TopicArn", self.topic.arn), ("Type", "Notification")]
+            text = "".join(f"{k}\n{v}\n" for k, v in signed)
+            signature = key.sign(text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+            data: dict[str, Any] = {
+                "Type": "Notification",
+                "MessageId": message_id,
+                "TopicArn": self.topic.arn,
+                "Message": message,
+                "Timestamp": stamp,
+                "SignatureVersion": "2",
+                "Signature": base64.b64encode(signature).decode("ascii"),
+                "SigningCertURL": f"https://sns.{region}.amazonaws.com/{cert_name(self, key)}",
+                "UnsubscribeURL": f"https://sns.{region}.amazonaws.com/"
+                f"?Action=Unsubscribe&SubscriptionArn={self.arn}",
+            }
+            if subject:
+                data["Subject"] = subject
+            if message_attributes:
+                data["MessageAttributes"] = message_attributes
+            return data
+
+        sns_models.Subscription.get_post_data = get_post_data  # type: ignore[method-assign]
+        _signing_patched = True
+
+
+_paths_patch_lock = threading.Lock()
+_paths_patched = False
+
+
+def _cheaper_request_paths() -> None:
+    """moto's module list read once; SQS's retention check without computing every attribute
+    (see the module docstring). Same answers as moto's."""
+    global _paths_patched
+    with _paths_patch_lock:
+        if _paths_patched:
+            return
+        from moto import backends
+        from moto.core.utils import unix_time
+        from moto.sqs.models import SQSBackend
+
+        modules = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+        def is_message_valid_based_on_retention_period(
+            self: Any, queue_name: str, message: Any
+        ) -> bool:
+            period = int(self.get_queue(queue_name).message_retention_period)
+            return bool(period + message.sent_timestamp / 1000 > unix_time())
+
+        SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+            is_message_valid_based_on_retention_period
+        )
+        _paths_patched = True
 
 
 _mappings_lock = threading.Lock()
@@ -695,8 +949,10 @@ class Emulator:
     def stop(self) -> None:
         """Stop serving: the requests in progress finish, any later one (a new connection or a
         kept-alive one) is refused; once this returns nothing more reaches moto, so a snapshot
-        taken now holds every write that was acknowledged."""
+        taken now holds every write that was acknowledged (and, once the SNS deliveries
+        accepted before have been made, which this waits for, their deliveries)."""
         self.app.close()
+        deliveries.settle()
         self._server.shutdown()
         self._thread.join()  # serve_forever ends by closing the listening socket
 
@@ -730,7 +986,7 @@ def start(
     from werkzeug.serving import make_server
 
     chosen = port if port is not None else free_port(host)
-    app = DurableApp(moto_app())
+    app = DurableApp(moto_app(), settle=deliveries.settle)
     server = make_server(host, chosen, app, threaded=True, request_handler=MotoRequestHandler)
     # Closing the server must not wait for idle kept-alive connections (the app refuses their
     # next request anyway, see stop()).

@@ -5,9 +5,13 @@ makes every acknowledged change survive between two snapshots, even a ``kill -9`
 the machine losing power:
 
 * :class:`DurableApp` wraps moto's WSGI application. A request that changes state (see
-  :func:`is_mutation`) is appended to the journal and flushed to disk (``fsync``) *before* moto
-  applies it, and the client gets its response only after that: an acknowledged write is on
-  disk. Mutations are applied one at a time, in journal order.
+  :func:`is_mutation`) is appended to the journal *before* moto applies it, and the client gets
+  its response only once that line is on disk (``fsync``): an acknowledged write is on disk.
+  Mutations are applied one at a time, in journal order; the ``fsync`` is taken after the turn
+  and shared (group commit): the requests whose lines were written while one ``fsync`` ran wait
+  for the next, which covers them all (an append-only file: an ``fsync`` covers every line
+  written before it). A read is answered only once every mutation applied before it ended is
+  on disk too, so no client ever sees a change a crash could still take back.
 * On start, the last snapshot is restored and the journal's entries since it are replayed
   through the same application in process (:meth:`DurableApp.replay`), then a new snapshot is
   taken and the journal emptied (:meth:`DurableApp.compact`, also run periodically and by
@@ -25,8 +29,9 @@ Reads (GET/HEAD, and actions named Get*, List*, Describe*, Query, Scan, Receive*
 journaled. A request torn by the crash while being written was never applied nor acknowledged,
 and is dropped.
 
-Cost: one ``fsync`` per mutating request (2-3 ms on this machine's disk), taken while holding the
-mutation lock, so at most a few hundred mutations per second; see README "Durability".
+Cost: one ``fsync`` (2-3 ms on this machine's disk) per group of mutating requests that arrived
+while the previous one ran, outside the mutation lock, so concurrent writers share it; a lone
+writer still waits for its own. See README "Durability".
 """
 
 from __future__ import annotations
@@ -150,31 +155,65 @@ class Journal:
         self.path = path
         self.fsync = fsync
         self.next_seq = next_seq
+        self.synced = next_seq - 1  # every entry up to this one is on disk
+        self.syncs = 0  # fsyncs taken (the group commit's groups)
         self.appended = 0  # entries written since the last reset
         self.bytes = 0
         self._f = open(path, "ab")  # noqa: SIM115 (kept open for the stack's life)
+        self._sync = threading.Condition()
+        self._syncing = False
 
-    def append(self, environ: dict[str, Any], body: bytes) -> int:
+    def append(self, environ: dict[str, Any], body: bytes, sync: bool = True) -> int:
+        """Write an entry (one caller at a time); on disk before this returns unless ``sync``
+        is False, when :meth:`sync` must be called with its number before it is relied on."""
         seq = self.next_seq
         line = json.dumps(
             {"seq": seq, "environ": _recordable(environ), "body": base64.b64encode(body).decode()},
             separators=(",", ":"),
         ).encode()
         self._f.write(line + b"\n")
-        self._f.flush()
-        if self.fsync:
-            os.fsync(self._f.fileno())
+        self._f.flush()  # in the OS before its number is taken as written (see sync)
         self.next_seq += 1
         self.appended += 1
         self.bytes += len(line) + 1
+        if sync:
+            self.sync(seq)
         return seq
 
+    def sync(self, seq: int) -> None:
+        """Return once entry ``seq`` (and every one before it) is on disk. Callers from many
+        threads share the ``fsync``: one runs it for every entry written so far, the others
+        wait for it, or for the next one when theirs was written after it began."""
+        if not self.fsync:
+            return
+        with self._sync:
+            while self.synced < seq:
+                if self._syncing:
+                    self._sync.wait()
+                    continue
+                self._syncing = True
+                upto = self.next_seq - 1  # written and flushed (append bumps it after flush)
+                ok = False
+                self._sync.release()
+                try:
+                    os.fsync(self._f.fileno())
+                    ok = True
+                finally:
+                    self._sync.acquire()
+                    self._syncing = False
+                    if ok:
+                        self.synced = max(self.synced, upto)
+                        self.syncs += 1
+                    self._sync.notify_all()
+
     def reset(self) -> None:
-        """Empty the journal (its entries are in a snapshot now); numbering carries on."""
+        """Empty the journal (its entries are in a snapshot now); numbering carries on. Only
+        while nobody appends or syncs (a checkpoint)."""
         self._f.truncate(0)
         self._f.seek(0)
         if self.fsync:
             os.fsync(self._f.fileno())
+        self.synced = self.next_seq - 1
         self.appended = 0
         self.bytes = 0
 
@@ -313,8 +352,16 @@ class DurableApp:
     ``journal`` is None until the stack has a snapshot to journal against; until then requests
     pass through (a stack that never became ready starts afresh after a crash)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        settle: Callable[[], Any] | None = None,
+    ) -> None:
         self.app = app
+        #: waits for the work moto does after answering (SNS deliveries, see
+        #: :class:`ddbstream.local.emulator.Deliveries`): before a snapshot, and after each
+        #: replayed request
+        self.settle = settle or (lambda: None)
         self.gate = Gate()
         self.journal: Journal | None = None
         self.base_seq = 0  # the journal position the last snapshot holds
@@ -339,18 +386,25 @@ class DurableApp:
                 return _error(start_response, "503 Service Unavailable", b"injected outage")
             if self.poison and self._reads_stream(environ):
                 return self._poisoned(environ, start_response)
-            if self.journal is None:
+            journal = self.journal
+            if journal is None:
                 return list(self.app(environ, start_response))
             body = _read_body(environ)
             if not is_mutation(environ, body):
-                return list(self.app(environ, start_response))
+                out = list(self.app(environ, start_response))
+                # what this read saw may be a mutation applied and not yet on disk: answer
+                # once it is (nothing waits when no fsync is pending)
+                journal.sync(journal.next_seq - 1)
+                return out
             with self._mutex:
                 if self.closing:  # waited while the stack began stopping: not applied
                     return _stopping(start_response)
-                journal = self.journal
-                if journal is not None:
-                    journal.append(environ, body)
-                return list(self.app(environ, start_response))
+                seq = journal.append(environ, body, sync=False)
+                out = list(self.app(environ, start_response))
+            # werkzeug sends the status and headers with the first body chunk, so nothing
+            # reaches the client before its entry is on disk
+            journal.sync(seq)
+            return out
 
     def _faulty(self, environ: dict[str, Any]) -> bool:
         service = service_of(environ)
@@ -398,6 +452,9 @@ class DurableApp:
         headers = [(k, fixed.get(k.lower(), v)) for k, v in headers]
         if not any(k.lower() == "content-length" for k, _ in headers):
             headers.append(("Content-Length", fixed["content-length"]))
+        journal = self.journal
+        if journal is not None:  # as any read: answered once what it saw is on disk
+            journal.sync(journal.next_seq - 1)
         start_response(status, headers)
         return [body]
 
@@ -484,6 +541,7 @@ class DurableApp:
             )
             for _ in self.app(environ, lambda *a, **k: None):
                 pass
+            self.settle()  # its deliveries before the next request, as when it first ran
             count += 1
         return count
 
@@ -493,6 +551,7 @@ class DurableApp:
         ``journal_path`` is given, open it there, numbering on from ``last_seq``. Returns what
         ``save`` returned."""
         with self.gate.exclusive():
+            self.settle()  # the deliveries of the requests this snapshot holds
             last = self.journal.next_seq - 1 if self.journal is not None else self.base_seq
             result = save(last)
             self.base_seq = last

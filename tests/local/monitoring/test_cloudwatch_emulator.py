@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ddbstream.local import emulator
 from ddbstream.local.monitoring import emf
 
 
@@ -46,6 +47,7 @@ def _inbox(aws_client: Any) -> tuple[str, str]:
 def _received(aws_client: Any, url: str) -> list[dict[str, Any]]:
     sqs = aws_client("sqs")
     out = []
+    assert emulator.deliveries.settle(timeout=30)  # SNS delivers after Publish answered
     while True:
         msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not msgs:

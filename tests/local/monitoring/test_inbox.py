@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ddbstream.local import clients
+from ddbstream.local import clients, emulator
 from ddbstream.local.monitoring import inbox
 
 
@@ -33,6 +33,7 @@ def test_inbox_drains_the_topic_into_the_file(aws_client: Any, tmp_path: Path) -
             Message=f"m{i}",
             MessageAttributes={"eventName": {"DataType": "String", "StringValue": "INSERT"}},
         )
+    assert emulator.deliveries.settle(timeout=30)  # SNS delivers after Publish answered
     while box.drain_once():
         pass
     got = inbox.read(path)
@@ -65,6 +66,7 @@ def test_inbox_rotates_and_readers_follow_across_the_rotation(
     def publish(first: int, n: int) -> None:
         for i in range(first, first + n):
             sns.publish(TopicArn=topic, Message=f"m{i:02d}")
+            assert emulator.deliveries.settle(timeout=30)
             while box.drain_once():
                 pass
 
@@ -123,6 +125,7 @@ def test_stopping_while_notifications_pour_in_is_bounded_and_loses_none(
         t.join()
     try:
         assert stopped, "Inbox.stop kept draining while notifications kept coming"
+        assert emulator.deliveries.settle(timeout=60)
         while box.drain_once():  # the next start's drain
             pass
         got = [r["Message"] for r in inbox.read(path)]

@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+from ddbstream.local import emulator
 from ddbstream.local.monitoring.service import Monitoring
 
 
@@ -56,6 +57,7 @@ def test_dlq_depth_alarm_goes_to_alarm_and_back_to_ok(aws_client: Any) -> None:
     mon.run_once(t0 + 30)  # the depth 0 sampled at t0+20 is the most recent datapoint
     assert state() == "OK"
 
+    assert emulator.deliveries.settle(timeout=30)  # SNS delivers after Publish answered
     got = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
     bodies = [json.loads(json.loads(m["Body"])["Message"]) for m in got]
     transitions = [(b["OldStateValue"], b["NewStateValue"]) for b in bodies]
