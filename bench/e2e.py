@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -35,6 +36,8 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import spy
 
 from ddbstream import packaging
 from ddbstream.local import clients, stack
@@ -61,6 +64,7 @@ class Stack:
         self.bucket = self.out["s3_bucket_name"]
         self.function = self.out["lambda_function_name"]
         self.mapping = self.out["event_source_mapping_uuid"]
+        self.pid = int(state["pid"])
 
     @classmethod
     def up(cls, state_dir: Path | None) -> Stack:
@@ -181,12 +185,17 @@ class Watcher(threading.Thread):
             time.sleep(0.05)
 
 
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages (other work on this machine shows here)."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def latency(st: Stack, rate: float, seconds: float) -> dict[str, float]:
+def latency(st: Stack, rate: float, seconds: float, profile: bool = True) -> dict[str, Any]:
     user = f"bench-lat-{uuid.uuid4().hex[:8]}"
     w = Watcher(st, user)
     w.start()
@@ -198,6 +207,9 @@ def latency(st: Stack, rate: float, seconds: float) -> dict[str, float]:
         st.put(user, aid)
         put_at[aid] = time.time()
 
+    rec = None
+    if profile and spy.available():
+        rec = spy.Recording(st.pid, seconds, Path(tempfile.mkdtemp()) / "up.spy")
     # a few writers, so that one slow PutItem does not hold the schedule back
     with ThreadPoolExecutor(max_workers=4) as writers:
         t0 = time.time()
@@ -207,6 +219,7 @@ def latency(st: Stack, rate: float, seconds: float) -> dict[str, float]:
                 time.sleep(wait)
             writers.submit(put, f"lat-{i:06d}")
     achieved = n / (time.time() - t0)
+    profiled = rec.finish() if rec is not None else None
     deadline = time.time() + 60
     while len(w.seen) < n and time.time() < deadline:
         time.sleep(0.1)
@@ -225,6 +238,7 @@ def latency(st: Stack, rate: float, seconds: float) -> dict[str, float]:
         "p95": _pct(lat, 95),
         "p99": _pct(lat, 99),
         "max": max(lat) if lat else float("nan"),
+        "profile": profiled,
     }
 
 
@@ -306,17 +320,6 @@ def emulator_costs(st: Stack, calls: int = 10) -> dict[str, float]:
     return {"put_ms": _pct(put, 50) * 1000, "publish_batch_ms": _pct(pub, 50) * 1000}
 
 
-def inbox_off(st: Stack) -> None:
-    """Unsubscribe the local stack's inbox queue from the change topic (on a stack of our own):
-    moto delivers every message to every subscriber inside the Publish call, which AWS does
-    after answering; the inbox is the project's own subscriber, not the processor's work."""
-    topic = st.out["sns_topic_arn"]
-    for sub in st.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]:
-        if sub.get("Endpoint", "").endswith(":ddbstream-local-inbox"):
-            st.sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
-            print("  the stack's local inbox unsubscribed from the change topic (see inbox_off)")
-
-
 def seed_zip() -> bytes:
     """``seed_handler.py`` as ``ddbstream/handler.py``: the function's handler setting
     (``ddbstream.handler.lambda_handler``) stays as Terraform set it."""
@@ -331,8 +334,7 @@ def section(state_dir: Path | None, rate: float, seconds: float, backlog: int) -
     print("End to end on the local stack (moto in process, the local Lambda runtime)")
     st = Stack.up(state_dir)
     try:
-        if st.started_here:
-            inbox_off(st)
+        print(f"  load average before: {load()}")
         lat = latency(st, rate, seconds)
         print(
             f"  put -> audit object, {lat['n']:,} changes at {lat['rate']:.0f}/s: p50 "
@@ -343,8 +345,15 @@ def section(state_dir: Path | None, rate: float, seconds: float, backlog: int) -
         print(
             f"    {lat['invocations']} invocations, handler {lat['handler_ms_p50']:.0f} ms "
             "median each; the rest is the batching window (a change waits up to 1 s for its "
-            "batch), the runtime's polling (4/s) and this poll of the audit log (every 50 ms)"
+            "batch), the runtime's polling and this poll of the audit log (every 50 ms); "
+            f"load average after: {load()}"
         )
+        if lat["profile"] is not None:
+            print("  where the `ddbstream up` process's time went during those puts:")
+            for line in spy.report(lat["profile"]):
+                print(line)
+        else:
+            print("  (no profile: py-spy is not installed; pip install -e '.[dev]')")
         ours = drain(st, backlog, seed=False)
         with tempfile.TemporaryDirectory() as tmp:
             own = packaging.build(Path(tmp) / "ddbstream-lambda.zip").path.read_bytes()
