@@ -223,17 +223,22 @@ def _busy(pid: int) -> bool:
 
 
 def _kill_in_flight(sd: Path, timeout: float) -> int:
-    """SIGKILL one worker while it runs an invocation (seen busy twice, 5 ms apart), within
-    ``timeout`` seconds; returns 1, or 0 when no worker was busy meanwhile. Whether the kill
-    really interrupted an invocation is then read from the log group (Runtime.ExitError)."""
+    """SIGKILL one worker while it runs an invocation's handler, within ``timeout`` seconds;
+    returns 1, or 0 when no worker was busy meanwhile. Only a worker seen waiting for a request
+    first is a candidate (so the kill lands in a handler, not in the init of a worker that
+    replaced a killed one), and it must be seen busy twice, 5 ms apart. Whether the kill really
+    interrupted an invocation is then read from the log group (Runtime.ExitError)."""
     deadline = time.monotonic() + timeout
     pids: list[int] = []
+    waited: set[int] = set()  # seen blocked on its request pipe: initialised, between requests
     listed = 0.0
     while time.monotonic() < deadline:
         if time.monotonic() - listed > 0.5:
             pids, listed = _worker_pids(sd), time.monotonic()
         for pid in pids:
-            if _busy(pid):
+            if not _busy(pid):
+                waited.add(pid)
+            elif pid in waited:
                 time.sleep(0.005)
                 if _busy(pid):
                     try:
@@ -304,14 +309,14 @@ def _all_at_once(
     _fault_endpoint(d, "sns", window)
     _poison(d, marker + POISON_USER)
     third = window / 3
-    tally.kills += _kill_in_flight(sd, third / 2)
+    tally.kills += _kill_in_flight(sd, third * 0.9)
     time.sleep(max(0.0, end - 2 * third - time.monotonic()))
     tally.throttles = _throttle(d, third, say)
     if restarts:
         _restart(sd, kill=False, say=say)
         _restart(sd, kill=True, say=say)
     # after the restarts: a worker killed just before kill -9 of `up` would never be logged
-    tally.kills += _kill_in_flight(sd, max(third / 2, end - time.monotonic()))
+    tally.kills += _kill_in_flight(sd, max(third, end - time.monotonic()))
     say(f"    killed {tally.kills} worker(s) mid-invocation")
     time.sleep(max(0.0, end - time.monotonic()))
 
