@@ -322,6 +322,7 @@ def _all_at_once(
 
 
 def _restart(sd: Path, kill: bool, say: Any) -> None:
+    t0 = time.monotonic()
     state = stack.read_state(sd) or {}
     if kill:
         os.kill(int(state["pid"]), signal.SIGKILL)
@@ -330,7 +331,8 @@ def _restart(sd: Path, kill: bool, say: Any) -> None:
     else:
         stack.stop_stack(sd)
     stack.start_detached(sd, port=state.get("port"), say=lambda line: None)
-    say(f"    stack back up ({'kill -9' if kill else 'down'} + up)")
+    took = time.monotonic() - t0
+    say(f"    stack back up ({'kill -9' if kill else 'down'} + up, {took:.0f}s)")
 
 
 class AuditLog:
