@@ -21,6 +21,7 @@ runtime, the emulator answering the stream reads) is what the handler does not c
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import io
 import json
@@ -227,7 +228,22 @@ def latency(st: Stack, rate: float, seconds: float, profile: bool = True) -> dic
     w.join()
     lat = [w.seen[a] - put_at[a] for a in put_at if a in w.seen]
     time.sleep(1.5)  # the last REPORT lines
-    inside = st.handler_ms(since_ms)
+    reports = sorted(st.reports(since_ms))  # (end, ms) of each invocation
+    inside = [d for _, d in reports]
+    # each change's latency in two parts: waiting for the invocation that wrote it (the
+    # stream, the runtime's polling, the batching window, the batch before it), then that
+    # invocation until this poll of the audit log found it (the handler writes the audit object
+    # first, then publishes: found before the invocation ends). Its invocation is the last one
+    # that started before it was found.
+    spans = sorted((end - ms / 1000, end) for end, ms in reports)
+    starts = [start for start, _ in spans]
+    parts: dict[str, list[float]] = {"before": [], "after": []}
+    for a, seen in w.seen.items():
+        i = bisect.bisect_right(starts, seen) - 1
+        if i < 0 or a not in put_at:
+            continue
+        parts["before"].append(starts[i] - put_at[a])
+        parts["after"].append(seen - starts[i])
     return {
         "handler_ms_p50": _pct(inside, 50) if inside else float("nan"),
         "invocations": len(inside),
@@ -238,6 +254,7 @@ def latency(st: Stack, rate: float, seconds: float, profile: bool = True) -> dic
         "p95": _pct(lat, 95),
         "p99": _pct(lat, 99),
         "max": max(lat) if lat else float("nan"),
+        "parts": {k: (_pct(v, 50), _pct(v, 99)) for k, v in parts.items() if v},
         "profile": profiled,
     }
 
@@ -347,6 +364,16 @@ def section(state_dir: Path | None, rate: float, seconds: float, backlog: int) -
             "median each; the rest is the batching window (a change waits up to 1 s for its "
             "batch), the runtime's polling and this poll of the audit log (every 50 ms); "
             f"load average after: {load()}"
+        )
+        names = {
+            "before": "put -> the start of the invocation that wrote it",
+            "after": "that start -> found in the audit log",
+        }
+        print(
+            "    in parts (p50 / p99 of each, ms): "
+            + "; ".join(
+                f"{names[k]} {v[0] * 1000:.0f} / {v[1] * 1000:.0f}" for k, v in lat["parts"].items()
+            )
         )
         if lat["profile"] is not None:
             print("  where the `ddbstream up` process's time went during those puts:")

@@ -48,6 +48,9 @@ WAITS = frozenset(
     }
 )
 
+#: Python functions whose own time is a blocking read (of a worker's pipe).
+BLOCKING_READS = frozenset({"Worker._read_stdout", "Worker._read_messages"})
+
 FRAME = re.compile(r"^(?P<fn>.*) \((?P<file>[^():]*)(?::(?P<line>\d+))?\)$")
 PROCESS = re.compile(r"^process (?P<pid>\d+):")
 
@@ -66,14 +69,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    try:
-        return [
-            int(x)
-            for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            if x.strip()
-        ]
-    except OSError:
-        return []
+    """The child processes of every thread of ``pid`` (a worker is the child of the thread
+    that started it)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(x) for x in (task / "children").read_text().split()]
+    return found
 
 
 class Recording:
@@ -153,7 +155,7 @@ def classify(pid: int | None, up_pid: int, frames: list[tuple[str, str]]) -> str
     leaf = frames[-1][0] if frames else ""
     if leaf == "DurableApp.__call__":  # blocked on the lock: mutations apply one at a time
         return "waiting: for the mutation turn (journal order)"
-    if leaf.split(".")[-1] in WAITS:
+    if leaf.split(".")[-1] in WAITS or leaf in BLOCKING_READS:
         return "waiting: sockets, sleeps, conditions (not CPU)"
     if any(f.endswith("local/journal.py") for f in files[-3:]) and any(
         fn.startswith("Journal.") for fn, _ in frames[-3:]
