@@ -483,3 +483,33 @@ def test_sqs_receive_still_drops_messages_past_the_queue_retention_period(
             m.sent_timestamp = int((time.time() - 61) * 1000)
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
     assert [m["Body"] for m in got["Messages"]] == ["new"]
+
+
+def test_sqs_send_message_still_deduplicates_by_content_on_fifo_queues_only(
+    aws_client: Any,
+) -> None:
+    """SendMessage reads ContentBasedDeduplication without computing every queue attribute:
+    a FIFO queue with it drops a repeated body, one without it refuses a message without a
+    deduplication id (and drops a repeated id), a standard queue keeps both."""
+    sqs = aws_client("sqs")
+    tag = uuid.uuid4().hex[:8]
+
+    def count(name: str, attributes: dict[str, str], **send: str) -> int:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        for _ in range(2):
+            sqs.send_message(QueueUrl=url, MessageBody="same", **send)
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
+    fifo = {"FifoQueue": "true"}
+    assert (
+        count(
+            f"dedup-{tag}.fifo", {**fifo, "ContentBasedDeduplication": "true"}, MessageGroupId="g"
+        )
+        == 1
+    )
+    assert count(f"nodedup-{tag}.fifo", fifo, MessageGroupId="g", MessageDeduplicationId="d1") == 1
+    assert count(f"standard-{tag}", {}) == 2
+    url = sqs.create_queue(QueueName=f"refuse-{tag}.fifo", Attributes=fifo)["QueueUrl"]
+    with pytest.raises(ClientError):
+        sqs.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")

@@ -52,7 +52,8 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   read from disk once, not on every request, and SQS ReceiveMessage checks a message's
   retention against the queue's period directly, where moto computed every attribute of the
   queue (each counting all its messages) for every message it looked at: quadratic in the
-  queue's depth (see :func:`_cheaper_request_paths`).
+  queue's depth; SendMessage (an SNS delivery too) likewise reads only the one attribute it
+  uses (see :func:`_cheaper_request_paths`).
 * Athena's ``DeleteNamedQuery``, which moto lacks (HTTP 500): ``terraform destroy`` of the
   stack's named query would otherwise retry until it times out (see
   :func:`_athena_delete_named_query`).
@@ -372,6 +373,35 @@ def _cheaper_request_paths() -> None:
         SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
             is_message_valid_based_on_retention_period
         )
+
+        # SendMessage reads only ContentBasedDeduplication from the queue's attributes (three
+        # times), but moto computes them all, counting the queue's messages each time: a
+        # subscriber's queue filling during a burst made every delivery slower than the last.
+        from moto.sqs.models import Queue
+
+        every_attribute = Queue.attributes.fget  # type: ignore[attr-defined]
+        sending = threading.local()
+
+        def attributes(self: Any) -> dict[str, Any]:
+            if not getattr(sending, "active", False):
+                return every_attribute(self)  # type: ignore[no-any-return]
+            if not self.fifo_queue:  # moto lists FIFO attributes for FIFO queues only
+                return {}
+            return {
+                "ContentBasedDeduplication": str(bool(self.content_based_deduplication)).lower()
+            }
+
+        original_send = SQSBackend.send_message
+
+        def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+            sending.active = True
+            try:
+                return original_send(self, *args, **kwargs)
+            finally:
+                sending.active = False
+
+        Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+        SQSBackend.send_message = send_message  # type: ignore[method-assign]
         _paths_patched = True
 
 
