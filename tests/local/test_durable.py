@@ -436,3 +436,188 @@ def test_a_mutation_is_answered_only_once_its_journal_entry_is_on_disk(
     read.join(timeout=30)
     assert sorted(answered) == ["/b/k", "/b/k"]
     assert [e["seq"] for e in journal.Journal.read(tmp_path / "j")] == [1]
+
+
+def _zip() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", "def handler(event, context):\n    return None\n")
+    return buf.getvalue()
+
+
+def _create_after_the_snapshot(child: Child) -> dict[str, Any]:
+    """Resources of each kind the stack has, created while the journal runs (after the last
+    snapshot); returns what a client kept of them (ids, handles, ciphertext)."""
+    ddb, lam, iam = child.client("dynamodb"), child.client("lambda"), child.client("iam")
+    kms, sqs, sns = child.client("kms"), child.client("sqs"), child.client("sns")
+    s3, athena = child.client("s3"), child.client("athena")
+    table = ddb.create_table(
+        TableName="late",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    for i in range(3):
+        ddb.put_item(TableName="late", Item={"pk": {"S": f"k{i}"}})
+    role = iam.create_role(RoleName="late-role", AssumeRolePolicyDocument="{}")["Role"]
+    lam.create_function(
+        FunctionName="late-fn",
+        Runtime="python3.12",
+        Role=role["Arn"],
+        Handler="index.handler",
+        Code={"ZipFile": _zip()},
+    )
+    esm = lam.create_event_source_mapping(
+        FunctionName="late-fn",
+        EventSourceArn=table["LatestStreamArn"],
+        StartingPosition="TRIM_HORIZON",
+    )
+    # Live, a read makes KMS's backend here (not journaled); the replay makes it in CreateKey.
+    kms.list_keys()
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/late", TargetKeyId=key["KeyId"])
+    blob = kms.encrypt(KeyId="alias/late", Plaintext=b"kept")["CiphertextBlob"]
+    url = sqs.create_queue(QueueName="late-q")["QueueUrl"]
+    sent = [sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")["MessageId"] for i in range(3)]
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=600)
+    handles = [m["ReceiptHandle"] for m in got["Messages"]]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=handles[0])  # consumed: must stay consumed
+    topic = sns.create_topic(Name="late-topic")["TopicArn"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn["QueueArn"])
+    published = sns.publish(TopicArn=topic, Message="hello")["MessageId"]
+    delivered = ""  # the queue message SNS's delivery made (after Publish answered)
+    deadline = time.monotonic() + 30
+    while not delivered and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        for m in got.get("Messages", []):
+            if published in m["Body"]:
+                delivered = m["MessageId"]
+    assert delivered
+    s3.create_bucket(Bucket="late-bucket")
+    upload = s3.create_multipart_upload(Bucket="late-bucket", Key="big")["UploadId"]
+    part = s3.upload_part(
+        Bucket="late-bucket", Key="big", UploadId=upload, PartNumber=1, Body=b"x" * 100
+    )["ETag"]
+    named = athena.create_named_query(Name="late", Database="db", QueryString="SELECT 1")
+    execution = athena.start_query_execution(
+        QueryString="SELECT 1", ResultConfiguration={"OutputLocation": "s3://late-bucket/q/"}
+    )
+    return {
+        "stream_arn": table["LatestStreamArn"],
+        "mapping": esm["UUID"],
+        "key": key["KeyId"],
+        "blob": blob,
+        "url": url,
+        "sent": sent,
+        "handles": handles,
+        "topic": topic,
+        "subscription": sub["SubscriptionArn"],
+        "published": published,
+        "delivered": delivered,
+        "upload": (upload, part),
+        "named_query": named["NamedQueryId"],
+        "execution": execution["QueryExecutionId"],
+    }
+
+
+def _identities(child: Child, kept: dict[str, Any]) -> dict[str, Any]:
+    """Every id and timestamp a client, Terraform or the runtime may hold about those."""
+    ddb, lam, iam = child.client("dynamodb"), child.client("lambda"), child.client("iam")
+    kms, sqs, sns = child.client("kms"), child.client("sqs"), child.client("sns")
+    athena = child.client("athena")
+    table = ddb.describe_table(TableName="late")["Table"]
+    fn = lam.get_function_configuration(FunctionName="late-fn")
+    key = kms.describe_key(KeyId="alias/late")["KeyMetadata"]
+    attrs = sqs.get_queue_attributes(QueueUrl=kept["url"], AttributeNames=["All"])["Attributes"]
+    streams = child.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=kept["stream_arn"])["StreamDescription"]
+    it = streams.get_shard_iterator(
+        StreamArn=kept["stream_arn"],
+        ShardId=shard["Shards"][0]["ShardId"],
+        ShardIteratorType="TRIM_HORIZON",
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=it)["Records"]
+    return {
+        "table": (table["LatestStreamArn"], table["TableArn"], table["CreationDateTime"]),
+        "stream records": [
+            (
+                r["eventID"],
+                r["dynamodb"]["SequenceNumber"],
+                r["dynamodb"]["ApproximateCreationDateTime"],
+            )
+            for r in records
+        ],
+        "role": iam.get_role(RoleName="late-role")["Role"]["RoleId"],
+        "function": (fn["FunctionArn"], fn["CodeSha256"], fn["LastModified"]),
+        "mappings": [
+            (m["UUID"], m["EventSourceArn"], m["LastModified"])
+            for m in lam.list_event_source_mappings(FunctionName="late-fn")["EventSourceMappings"]
+        ],
+        "key": (key["KeyId"], key["Arn"], key["CreationDate"]),
+        "alias": [
+            a["TargetKeyId"]
+            for a in kms.list_aliases()["Aliases"]
+            if a["AliasName"] == "alias/late"
+        ],
+        "decrypted": kms.decrypt(CiphertextBlob=kept["blob"])["Plaintext"],
+        "queue": (
+            attrs["QueueArn"],
+            attrs["CreatedTimestamp"],
+            attrs["ApproximateNumberOfMessages"],
+            attrs["ApproximateNumberOfMessagesNotVisible"],
+        ),
+        "subscriptions": [
+            s["SubscriptionArn"]
+            for s in sns.list_subscriptions_by_topic(TopicArn=kept["topic"])["Subscriptions"]
+        ],
+        "named queries": athena.list_named_queries()["NamedQueryIds"],
+        "execution": athena.get_query_execution(QueryExecutionId=kept["execution"])[
+            "QueryExecution"
+        ]["QueryExecutionId"],
+    }
+
+
+def test_a_replay_recreates_every_resource_with_the_ids_it_had(tmp_path: Path) -> None:
+    """Resources created after the last snapshot are recreated by the journal's replay with the
+    ids (ARNs, UUIDs, handles) and timestamps they had: Terraform's state, the runtime's
+    checkpoints (keyed by mapping UUID and stream ARN) and a queue consumer's receipt handles
+    still name them after `kill -9`. Before the journal kept a seed and time per request, the
+    replay drew new ones (found: a new mapping UUID, KMS key id, stream ARN, ...)."""
+    first = Child(tmp_path, compact_interval=3600.0)  # no snapshot after the first one
+    try:
+        kept = _create_after_the_snapshot(first)
+        before = _identities(first, kept)
+    finally:
+        first.end(signal.SIGKILL)
+
+    second = Child(tmp_path, compact_interval=3600.0)
+    try:
+        assert second.info["restored"] is True and second.info["replayed"] > 20, second.info
+        after = _identities(second, kept)
+        differ = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+        assert not differ, f"changed by the replay: {differ}"
+        sqs, s3 = second.client("sqs"), second.client("s3")
+        # The consumed message stays consumed, the in-flight one stays in flight (600 s), the
+        # third and the SNS notification are delivered with the ids they were sent with.
+        visible = sqs.receive_message(QueueUrl=kept["url"], MaxNumberOfMessages=10)["Messages"]
+        ids = {m["MessageId"] for m in visible}
+        assert ids & set(kept["sent"]) == {kept["sent"][2]}
+        assert kept["delivered"] in ids, "the SNS delivery's message has the id it had"
+        sqs.delete_message(QueueUrl=kept["url"], ReceiptHandle=kept["handles"][1])
+        # A multipart upload begun before the crash can be completed after it.
+        upload, part = kept["upload"]
+        s3.complete_multipart_upload(
+            Bucket="late-bucket",
+            Key="big",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"ETag": part, "PartNumber": 1}]},
+        )
+        assert s3.get_object(Bucket="late-bucket", Key="big")["Body"].read() == b"x" * 100
+        print(f"\nkill -9: {second.info['replayed']} journaled requests replayed, every id kept")
+    finally:
+        second.end(signal.SIGTERM)

@@ -24,9 +24,10 @@ def test_a_named_query_can_be_deleted_once(aws_client: Any) -> None:
 
 def test_reading_a_named_query_that_is_gone_says_it_does_not_exist(aws_client: Any) -> None:
     """Terraform's refresh of a named query the emulator no longer holds (a restored state
-    older than the query, a journal replay giving it another id) must see it gone and create
-    it again: the AWS provider takes an InvalidRequestException whose message contains "does
-    not exist" as not found (internal/service/athena/named_query.go, findNamedQueryByID).
+    older than the query, one deleted out of band; a journal replay no longer gives it another
+    id, see test_durable) must see it gone and create it again: the AWS provider takes an
+    InvalidRequestException whose message contains "does not exist" as not found
+    (internal/service/athena/named_query.go, findNamedQueryByID).
     Found: moto raised AttributeError (HTTP 500), the provider retried and `ddbstream up` hung
     in terraform apply."""
     athena = aws_client("athena")

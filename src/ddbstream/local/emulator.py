@@ -18,6 +18,13 @@ Every change this project makes to moto's behaviour lives here, applied by :func
 * DynamoDB stream records get an ``eventID`` derived from the table, the stream and the sequence
   number instead of a random one, so a crash recovery's replay reproduces them (see
   :func:`_deterministic_stream_event_ids`).
+* Reproducible requests: while moto applies a journaled request (:func:`reproducible`), every id
+  it draws (moto's ``mock_random``, ``os.urandom``, hence ``uuid.uuid4``) comes from a generator
+  seeded for that request alone, and its clock (``moto.core.utils.utcnow``) reads the request's
+  time, so a crash recovery's replay of the journal recreates every resource with the id, ARN
+  and timestamps it had; an SQS ReceiveMessage reports the receipt handles it gave out
+  (:func:`receipts`), which the journal keeps and a replay gives back (:func:`apply_receipts`).
+  See :func:`_reproducible_requests` and :mod:`ddbstream.local.journal`.
 * CloudWatch: alarms start in INSUFFICIENT_DATA and keep their state when updated, a change of
   state publishes CloudWatch's notification to the alarm's SNS actions, DescribeAlarmHistory
   answers, and EMF documents in Lambda log groups become metrics (the patch lives with the rest
@@ -66,12 +73,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime
 import ipaddress
 import json
 import logging
 import os
+import random
 import socket
 import threading
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -90,12 +100,15 @@ __all__ = [
     "Deliveries",
     "Emulator",
     "NotLoopbackError",
+    "apply_receipts",
     "deliveries",
     "free_port",
     "is_loopback",
     "moto_app",
     "non_loopback_allowed",
     "patch_moto",
+    "receipts",
+    "reproducible",
     "require_loopback",
     "running",
     "start",
@@ -135,6 +148,7 @@ def patch_moto() -> None:
     _stream_errors_as_on_aws()
     _keep_lambda_logging_config()
     _deterministic_stream_event_ids()
+    _reproducible_requests()
     _mappings_listed_by_function_name()
     _s3_bucket_metrics_configurations()
     _athena_delete_named_query()
@@ -160,14 +174,19 @@ class Deliveries:
     delivers as moto did, in request order). A crash after Publish answered and before its
     delivery loses the delivery from memory only: the replay of the journaled Publish makes it
     again. A crash after the delivery (and, say, the subscriber receiving it) also replays it:
-    at least once, as before (message ids are new on a replay).
+    at least once, as before. A delivery submitted by a journaled Publish runs with a seed
+    derived from the Publish's (:func:`derived_request`), so its queue message keeps its id on a
+    replay, and a receive and delete before the crash are replayed too (see
+    :func:`receipts`): such a message is not delivered again.
 
     ``synchronous`` (off) makes deliveries inside the call, as moto does.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queue: collections.deque[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+        self._queue: collections.deque[
+            tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], tuple[str, float] | None]
+        ]
         self._queue = collections.deque()
         self._busy = 0  # deliveries accepted and not yet made
         self._thread: threading.Thread | None = None
@@ -176,11 +195,14 @@ class Deliveries:
         self.failed = 0
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        # Submitted by a journaled Publish: delivered with a seed derived from its own, so the
+        # queue message a delivery makes has the same id on a replay.
+        seeded = derived_request()
         if self.synchronous:
-            self._deliver(fn, args, kwargs)
+            self._deliver(fn, args, kwargs, seeded)
             return
         with self._cond:
-            self._queue.append((fn, args, kwargs))
+            self._queue.append((fn, args, kwargs, seeded))
             self._busy += 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -203,17 +225,24 @@ class Deliveries:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._queue))
-                fn, args, kwargs = self._queue.popleft()
+                fn, args, kwargs, seeded = self._queue.popleft()
             try:
-                self._deliver(fn, args, kwargs)
+                self._deliver(fn, args, kwargs, seeded)
             finally:
                 with self._cond:
                     self._busy -= 1
                     self._cond.notify_all()
 
-    def _deliver(self, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    def _deliver(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kw: dict[str, Any],
+        seeded: tuple[str, float] | None = None,
+    ) -> None:
         try:
-            fn(*args, **kw)
+            with reproducible(*seeded) if seeded is not None else contextlib.nullcontext():
+                fn(*args, **kw)
             self.delivered += 1
         except Exception:  # a subscriber gone (its queue deleted): SNS drops it too, in the end
             self.failed += 1
@@ -471,6 +500,197 @@ def _deterministic_stream_event_ids() -> None:
 
         table_models.StreamRecord.__init__ = __init__  # type: ignore[method-assign]
         _event_id_patched = True
+
+
+#: What moto draws while it applies one journaled request in this thread (see reproducible()):
+#: ``rng`` (every id), ``now`` (its clock), ``receipts`` (SQS receipt handles given out).
+_request = threading.local()
+_repro_lock = threading.Lock()
+_repro_patched = False
+
+
+def _now_hook() -> datetime.datetime:
+    """The body :func:`moto.core.utils.utcnow` runs once patched (in that module's globals)."""
+    return _ddbstream_utcnow()  # type: ignore[name-defined, no-any-return]  # noqa: F821
+
+
+def _reproducible_requests() -> None:
+    """Make what moto draws while applying a request depend only on that request's seed and time.
+
+    moto draws ids (event source mapping UUIDs, KMS key ids, SQS message ids, SNS subscription
+    ARNs, Athena query ids, ...) from one shared generator, ``mock_random``, and some from
+    ``os.urandom`` (``uuid.uuid4``, S3 upload ids, KMS key material); it reads its clock through
+    ``moto.core.utils.utcnow`` (a DynamoDB stream's label, hence its ARN; stream records'
+    ``ApproximateCreationDateTime``; Lambda's ``LastModified``; SQS timestamps). Inside
+    :func:`reproducible` (one thread, one request) all three answer from that request's own
+    generator and time; in any other thread, or outside, they behave as before. A per-thread
+    generator (not reseeding the shared one) keeps reads served at the same time, which are not
+    journaled, from taking draws out of a journaled request's sequence."""
+    global _repro_patched
+    with _repro_lock:
+        if _repro_patched:
+            return
+        from moto.core import utils as core_utils
+        from moto.moto_api._internal import mock_random
+        from moto.moto_api._internal.moto_random import MotoRandom
+
+        class PerRequestRandom(MotoRandom):
+            # Random's other methods (choice, uuid4, get_random_hex, ...) draw through these.
+            def random(self) -> float:
+                rng = getattr(_request, "rng", None)
+                return rng.random() if rng is not None else super().random()
+
+            def getrandbits(self, k: int) -> int:
+                rng = getattr(_request, "rng", None)
+                return rng.getrandbits(k) if rng is not None else super().getrandbits(k)
+
+        mock_random.__class__ = PerRequestRandom  # the one instance every moto module imported
+
+        system_urandom = os.urandom
+
+        def urandom(size: int) -> bytes:
+            rng = getattr(_request, "rng", None)
+            return rng.randbytes(size) if rng is not None else system_urandom(size)
+
+        os.urandom = urandom
+
+        # Modules import utcnow by name, some lazily: the function itself must change, so its
+        # code is swapped for one calling the hook below (a copy of the original stays).
+        utcnow = core_utils.utcnow
+        system_utcnow = types.FunctionType(utcnow.__code__, utcnow.__globals__, "utcnow")
+
+        def now() -> datetime.datetime:
+            frozen = getattr(_request, "now", None)
+            return frozen if frozen is not None else system_utcnow()  # type: ignore[no-any-return]
+
+        core_utils.__dict__["_ddbstream_utcnow"] = now
+        utcnow.__code__ = _now_hook.__code__
+
+        # A service's module, its Flask app and its per-account and per-region backends are
+        # made on first use, drawing ids for themselves; live that may be a read (not seeded)
+        # or a request long before the last snapshot, in a replay the first request journaled
+        # after it: made outside the request's generator, they draw nothing from it.
+        from moto import backends
+        from moto.core import base_backend
+        from moto.moto_server import werkzeug_app
+
+        def unseeded(original: Any) -> Any:
+            def call(*a: Any, **k: Any) -> Any:
+                rng = getattr(_request, "rng", None)
+                if rng is None:
+                    return original(*a, **k)
+                _request.rng = None
+                try:
+                    return original(*a, **k)
+                finally:
+                    _request.rng = rng
+
+            return call
+
+        backends._import_backend = unseeded(backends._import_backend)
+        base_backend.BackendDict._create_account_specific_backend = unseeded(  # type: ignore[method-assign]
+            base_backend.BackendDict._create_account_specific_backend
+        )
+        base_backend.AccountSpecificBackend.__getitem__ = unseeded(  # type: ignore[method-assign]
+            base_backend.AccountSpecificBackend.__getitem__
+        )
+        werkzeug_app.DomainDispatcherApplication.get_application = unseeded(  # type: ignore[method-assign]
+            werkzeug_app.DomainDispatcherApplication.get_application
+        )
+
+        from moto.sqs import models as sqs_models
+
+        receive = sqs_models.SQSBackend.receive_message
+
+        def receive_message(self: Any, queue_name: str, *a: Any, **k: Any) -> Any:
+            result = receive(self, queue_name, *a, **k)
+            seen = getattr(_request, "receipts", None)
+            if seen is not None:
+                queue = self.get_queue(queue_name)
+                by_id = {m.id: m for m in queue._messages}
+                for copy in result:
+                    m = by_id.get(copy.id)
+                    if m is not None:
+                        seen.append(
+                            [
+                                self.account_id,
+                                self.region_name,
+                                queue_name,
+                                m.id,
+                                m.receipt_handle,
+                                m.visible_at,
+                                m.approximate_first_receive_timestamp,
+                            ]
+                        )
+            return result
+
+        sqs_models.SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+        _repro_patched = True
+
+
+@contextlib.contextmanager
+def reproducible(seed: str, at: float) -> Iterator[None]:
+    """While moto applies one request in this thread: its ids come from a generator seeded
+    with ``seed`` and its clock reads ``at`` (epoch seconds). Applying the same request to the
+    same state with the same seed and time gives the same ids, ARNs and timestamps."""
+    _reproducible_requests()
+    saved = [getattr(_request, name, None) for name in ("rng", "now", "seed", "at", "derived")]
+    _request.rng = random.Random(seed)
+    _request.now = datetime.datetime.fromtimestamp(at, datetime.UTC).replace(tzinfo=None)
+    _request.seed, _request.at, _request.derived = seed, at, 0
+    try:
+        yield
+    finally:
+        for name, value in zip(("rng", "now", "seed", "at", "derived"), saved, strict=True):
+            setattr(_request, name, value)
+
+
+def derived_request() -> tuple[str, float] | None:
+    """Within :func:`reproducible`: a seed of its own (and the request's time) for work the
+    request hands to another thread (an SNS delivery), the n-th such seed of the request each
+    time; None outside."""
+    seed = getattr(_request, "seed", None)
+    if seed is None:
+        return None
+    _request.derived += 1
+    return f"{seed}/{_request.derived}", float(_request.at)
+
+
+@contextlib.contextmanager
+def receipts() -> Iterator[list[list[Any]]]:
+    """The SQS receipt handles moto gives out in this thread meanwhile (a ReceiveMessage), one
+    ``[account, region, queue, message id, handle, visible_at, first receive]`` per message."""
+    _reproducible_requests()
+    seen: list[list[Any]] = []
+    _request.receipts = seen
+    try:
+        yield seen
+    finally:
+        _request.receipts = None
+
+
+def apply_receipts(given: list[list[Any]]) -> None:
+    """Give messages the receipt handles a ReceiveMessage gave them before a crash (see
+    :func:`receipts`), so a replayed DeleteMessage that names one deletes its message; a message
+    no longer there (deleted since) is skipped."""
+    from moto.sqs.models import sqs_backends
+
+    for account, region, queue_name, message_id, handle, visible_at, first in given:
+        try:
+            queue = sqs_backends[account][region].get_queue(queue_name)
+        except Exception:  # the queue is gone: nothing to give back
+            continue
+        for m in queue._messages:
+            if m.id == message_id:
+                m._old_receipt_handles.append(m.receipt_handle)
+                m.receipt_handle = handle
+                m.approximate_receive_count += 1
+                m.approximate_first_receive_timestamp = (
+                    m.approximate_first_receive_timestamp or first
+                )
+                m.visible_at = visible_at
+                queue.pending_messages.add(m)
+                break
 
 
 _metrics_patch_lock = threading.Lock()

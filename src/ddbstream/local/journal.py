@@ -18,12 +18,35 @@ the machine losing power:
   ``down``). Each snapshot records the sequence number of the last journal entry it holds, so a
   crash between writing a snapshot and emptying the journal replays nothing twice.
 
-Replaying a request gives the same result as the first time where moto is deterministic:
-DynamoDB stream sequence numbers (a counter per shard) and, with
-:func:`ddbstream.local.emulator.patch_moto`, stream event ids. Generated ids elsewhere (SQS
-receipt handles, message ids) and timestamps are new: a queue message deleted before a crash may
-be delivered again (at least once), a replayed stream record carries the replay's
-``ApproximateCreationDateTime``.
+Deterministic replay: a replayed request must give what it gave the first time, or a resource
+created after the last snapshot comes back under a new id while Terraform's state, the runtime's
+checkpoints (keyed by mapping UUID and stream ARN) and clients still hold the old one. So each
+journaled request is written with a ``seed`` (``<salt>/<seq>``: unique within the state
+directory, the salt told apart per process) and its ``time``, and moto applies it, live and on
+replay, inside :func:`ddbstream.local.emulator.reproducible`: every id it draws (moto's
+``mock_random``; ``os.urandom``, hence ``uuid.uuid4``) comes from a generator seeded for that
+request alone, and its clock (``moto.core.utils.utcnow``) reads the request's time. Mutations are
+applied one at a time, in journal order, so each sees the state it saw before; the generator is
+per thread, so reads served meanwhile (not journaled) neither take nor shift its draws, and
+moto's service modules and backends, made on first use (live perhaps by a read), draw outside
+it; an SNS delivery, made by another thread after Publish answered, runs with a seed derived
+from its Publish's. DynamoDB stream sequence numbers are a counter, event ids derived from them
+(see :func:`ddbstream.local.emulator.patch_moto`): replayed as they were. An SQS ``ReceiveMessage``
+is a read, but it gives out receipt handles: after it, the handles are journaled as an entry
+``{"seq", "receipts"}`` (before the answer, so a DeleteMessage naming one comes later) and a
+replay gives them back, so a message deleted before a crash stays deleted and one in flight stays
+in flight. Checked by tests/local/test_durable.py::test_a_replay_recreates_every_resource_with_
+the_ids_it_had (mapping, function, role, KMS key + alias + ciphertext, stream ARN and records,
+queue, messages and handles, subscription, Athena ids, a multipart upload).
+
+Limits of the replay: timestamps moto takes elsewhere than its clock (S3 bucket ``CreationDate``,
+Athena and Application Auto Scaling times, a dashboard's ``LastModified``: none compared by
+Terraform or the runtime) are the replay's; ids drawn from Python's ``random`` module,
+``secrets`` or ``uuid.uuid1`` (none in the services this stack uses) are new; a receive that
+moves messages to a dead-letter queue (a redrive policy's ``maxReceiveCount``) is not replayed;
+in-process writes to moto that bypass HTTP (the local CloudWatch's alarm evaluation and the
+notifications it publishes) are not journaled at all. A replayed request that moto fails with
+an exception failed (HTTP 500) the first time too and the replay goes on.
 
 Reads (GET/HEAD, and actions named Get*, List*, Describe*, Query, Scan, Receive*, ...) are not
 journaled. A request torn by the crash while being written was never applied nor acknowledged,
@@ -41,6 +64,7 @@ import contextlib
 import io
 import json
 import os
+import secrets
 import threading
 import time
 import zlib
@@ -163,14 +187,17 @@ class Journal:
         self._sync = threading.Condition()
         self._syncing = False
 
-    def append(self, environ: dict[str, Any], body: bytes, sync: bool = True) -> int:
-        """Write an entry (one caller at a time); on disk before this returns unless ``sync``
-        is False, when :meth:`sync` must be called with its number before it is relied on."""
+    def append(self, environ: dict[str, Any], body: bytes, sync: bool = True, **extra: Any) -> int:
+        """Write a request's entry (and ``extra`` fields: its seed and time), one caller at a
+        time; on disk before this returns unless ``sync`` is False, when :meth:`sync` must be
+        called with its number before it is relied on."""
+        fields = {"environ": _recordable(environ), "body": base64.b64encode(body).decode()}
+        return self.append_entry({**fields, **extra}, sync=sync)
+
+    def append_entry(self, fields: dict[str, Any], sync: bool = True) -> int:
+        """Write any entry (a request, or what a read changed: ``receipts``); as :meth:`append`."""
         seq = self.next_seq
-        line = json.dumps(
-            {"seq": seq, "environ": _recordable(environ), "body": base64.b64encode(body).decode()},
-            separators=(",", ":"),
-        ).encode()
+        line = json.dumps({"seq": seq, **fields}, separators=(",", ":")).encode()
         self._f.write(line + b"\n")
         self._f.flush()  # in the OS before its number is taken as written (see sync)
         self.next_seq += 1
@@ -233,7 +260,9 @@ class Journal:
                 continue
             try:
                 entry = json.loads(raw)
-                entry["body"] = base64.b64decode(entry["body"])
+                int(entry["seq"])
+                if "environ" in entry:
+                    entry["body"] = base64.b64decode(entry["body"])
             except (ValueError, KeyError, TypeError):
                 break  # torn: never applied, never acknowledged
             entries.append(entry)
@@ -356,8 +385,25 @@ class DurableApp:
         self,
         app: Callable[..., Iterable[bytes]],
         settle: Callable[[], Any] | None = None,
+        reproducible: Callable[[str, float], contextlib.AbstractContextManager[Any]] | None = None,
+        receipts: Callable[[], contextlib.AbstractContextManager[list[Any]]] | None = None,
+        apply_receipts: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self.app = app
+        if reproducible is None or receipts is None or apply_receipts is None:
+            from ddbstream.local import emulator  # imports this module: not at the top
+
+            reproducible = reproducible or emulator.reproducible
+            receipts = receipts or emulator.receipts
+            apply_receipts = apply_receipts or emulator.apply_receipts
+        #: applies one journaled request with its seed and time (deterministic replay)
+        self.reproducible = reproducible
+        self.receipts = receipts
+        self.apply_receipts = apply_receipts
+        # Seeds are "<salt>/<seq>": the sequence number never repeats within a state directory
+        # (numbering carries on across snapshots and restarts), the salt tells stacks apart.
+        self.salt = secrets.token_hex(8)
+        self.replay_errors = 0  # replayed requests moto failed with an exception
         #: waits for the work moto does after answering (SNS deliveries, see
         #: :class:`ddbstream.local.emulator.Deliveries`): before a snapshot, and after each
         #: replayed request
@@ -391,7 +437,7 @@ class DurableApp:
                 return list(self.app(environ, start_response))
             body = _read_body(environ)
             if not is_mutation(environ, body):
-                out = list(self.app(environ, start_response))
+                out = self._read(journal, environ, body, start_response)
                 # what this read saw may be a mutation applied and not yet on disk: answer
                 # once it is (nothing waits when no fsync is pending)
                 journal.sync(journal.next_seq - 1)
@@ -399,12 +445,32 @@ class DurableApp:
             with self._mutex:
                 if self.closing:  # waited while the stack began stopping: not applied
                     return _stopping(start_response)
-                seq = journal.append(environ, body, sync=False)
-                out = list(self.app(environ, start_response))
+                seed, at = f"{self.salt}/{journal.next_seq}", time.time()
+                seq = journal.append(environ, body, sync=False, seed=seed, time=at)
+                with self.reproducible(seed, at):
+                    out = list(self.app(environ, start_response))
             # werkzeug sends the status and headers with the first body chunk, so nothing
             # reaches the client before its entry is on disk
             journal.sync(seq)
             return out
+
+    def _read(
+        self,
+        journal: Journal,
+        environ: dict[str, Any],
+        body: bytes,
+        start_response: Callable[..., Any],
+    ) -> list[bytes]:
+        """A request that is not journaled; but the SQS receipt handles a ReceiveMessage gave
+        out are, after it (answered once on disk: a DeleteMessage naming one comes later)."""
+        if action_of(environ, body) != "ReceiveMessage":
+            return list(self.app(environ, start_response))
+        with self.receipts() as given:
+            out = list(self.app(environ, start_response))
+        if given:
+            with self._mutex:
+                journal.append_entry({"receipts": given}, sync=False)
+        return out
 
     def _faulty(self, environ: dict[str, Any]) -> bool:
         service = service_of(environ)
@@ -519,10 +585,16 @@ class DurableApp:
 
     def replay(self, entries: Iterable[dict[str, Any]], after: int = 0) -> int:
         """Apply journaled requests with ``seq > after`` in order, in process; returns how many.
-        A request that fails now failed the first time too (same state, same order)."""
+        Each with the seed and time it was first applied with, so it draws the same ids. A
+        request that fails now failed the first time too (same state, same order, same ids):
+        one that raises (the server answered it 500) is counted in ``replay_errors`` and the
+        replay goes on, as the server did."""
         count = 0
         for entry in entries:
             if int(entry["seq"]) <= after:
+                continue
+            if "receipts" in entry:
+                self.apply_receipts(entry["receipts"])
                 continue
             environ = dict(entry["environ"])
             body: bytes = entry["body"]
@@ -539,8 +611,17 @@ class DurableApp:
                     "CONTENT_LENGTH": str(len(body)),
                 }
             )
-            for _ in self.app(environ, lambda *a, **k: None):
-                pass
+            seed = entry.get("seed")  # absent from a journal written before seeds were kept
+            with (
+                self.reproducible(str(seed), float(entry["time"]))
+                if seed is not None
+                else contextlib.nullcontext()
+            ):
+                try:
+                    for _ in self.app(environ, lambda *a, **k: None):
+                        pass
+                except Exception:  # moto's own failure: a 500 for the client, then and now
+                    self.replay_errors += 1
             self.settle()  # its deliveries before the next request, as when it first ran
             count += 1
         return count
