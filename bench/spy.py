@@ -26,6 +26,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -79,7 +80,8 @@ def children(pid: int) -> list[int]:
 
 
 class Recording:
-    """``py-spy record`` of ``pid`` and its children for ``seconds``, started now."""
+    """``py-spy record`` of ``pid`` and its children from now until :meth:`finish` (at most
+    ``seconds``; py-spy writes what it has when interrupted)."""
 
     def __init__(self, pid: int, seconds: float, out: Path, rate: int = 100) -> None:
         exe = available()
@@ -120,7 +122,9 @@ class Recording:
     def finish(self) -> dict[str, object]:
         cpu1 = self._cpu()
         wall = time.monotonic() - self.t0
-        _, err = self.proc.communicate(timeout=self.seconds + 120)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=120)
         if self.proc.returncode != 0 or not self.out.exists():
             raise RuntimeError(f"py-spy failed: {err.strip()[-300:]}")
         groups, leaves, total = summarize(self.out.read_text(), self.pid)
@@ -131,7 +135,7 @@ class Recording:
             "groups": groups,
             "leaves": leaves,
             "samples": total,
-            "scale": self.rate * self.seconds,
+            "scale": self.rate * min(wall, self.seconds),
         }
 
 
@@ -209,6 +213,14 @@ def report(result: dict[str, object], top: int = 12) -> list[str]:
     ]
     for name, n in sorted(groups.items(), key=lambda kv: -kv[1]):
         lines.append(f"      {n / scale:5.2f}  {n / total * 100:4.0f}%  {name}")
+    busy = {k: n for k, n in groups.items() if not k.startswith("waiting")}
+    if busy:
+        total_busy = sum(busy.values())
+        shares = sorted(busy.items(), key=lambda kv: -kv[1])[:6]
+        lines.append(
+            "    of the samples not waiting: "
+            + ", ".join(f"{name} {n / total_busy * 100:.0f}%" for name, n in shares)
+        )
     lines.append("    top functions (where the samples were, leaf frame):")
     for name, n in sorted(leaves.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"      {n / total * 100:4.1f}%  {name}")
