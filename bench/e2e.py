@@ -39,11 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import spy
+from botocore.config import Config
 
 from ddbstream import packaging
 from ddbstream.local import clients, stack
 
 HERE = Path(__file__).resolve().parent
+#: Threads putting items in the latency phase.
+WRITERS = 16
 REPORT = re.compile(r"REPORT RequestId: \S+\tDuration: ([0-9.]+) ms")
 
 
@@ -56,7 +59,10 @@ class Stack:
             raise SystemExit(f"no running local stack in {state_dir}")
         self.endpoint = str(state["endpoint"])
         self.out = stack.output_values(state_dir)
-        self.ddb = clients.client("dynamodb", self.endpoint)
+        # one connection per writer thread (WRITERS), not botocore's default pool of 10
+        self.ddb = clients.client(
+            "dynamodb", self.endpoint, config=Config(max_pool_connections=WRITERS + 4)
+        )
         self.s3 = clients.client("s3", self.endpoint)
         self.lam = clients.client("lambda", self.endpoint)
         self.logs = clients.client("logs", self.endpoint)
@@ -211,8 +217,9 @@ def latency(st: Stack, rate: float, seconds: float, profile: bool = True) -> dic
     rec = None
     if profile and spy.available():
         rec = spy.Recording(st.pid, 10 * seconds, Path(tempfile.mkdtemp()) / "up.spy")
-    # a few writers, so that one slow PutItem does not hold the schedule back
-    with ThreadPoolExecutor(max_workers=4) as writers:
+    # enough writers that slow PutItems (the emulator answering late under load) do not hold
+    # the schedule back
+    with ThreadPoolExecutor(max_workers=WRITERS) as writers:
         t0 = time.time()
         for i in range(n):
             due = t0 + i / rate

@@ -49,8 +49,8 @@ WAITS = frozenset(
     }
 )
 
-#: Python functions whose own time is a blocking read (of a worker's pipe).
-BLOCKING_READS = frozenset({"Worker._read_stdout", "Worker._read_messages"})
+#: Python functions whose own time is a blocking call (a worker's pipe; an idle pool thread).
+BLOCKING_READS = frozenset({"Worker._read_stdout", "Worker._read_messages", "_worker"})
 
 FRAME = re.compile(r"^(?P<fn>.*) \((?P<file>[^():]*)(?::(?P<line>\d+))?\)$")
 PROCESS = re.compile(r"^process (?P<pid>\d+):")
@@ -156,7 +156,9 @@ def classify(pid: int | None, up_pid: int, frames: list[tuple[str, str]]) -> str
         if frames and frames[-1][0].split(".")[-1] in WAITS:
             return "handler: waiting (for a reply, a message)"
         return "handler (function worker processes)"
-    leaf = frames[-1][0] if frames else ""
+    if not frames:  # a thread py-spy caught without a Python frame
+        return "waiting: sockets, sleeps, conditions (not CPU)"
+    leaf = frames[-1][0]
     if leaf == "DurableApp.__call__":  # blocked on the lock: mutations apply one at a time
         return "waiting: for the mutation turn (journal order)"
     if leaf.split(".")[-1] in WAITS or leaf in BLOCKING_READS:
