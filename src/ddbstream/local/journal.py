@@ -54,7 +54,9 @@ and is dropped.
 
 Cost: one ``fsync`` (2-3 ms on this machine's disk) per group of mutating requests that arrived
 while the previous one ran, outside the mutation lock, so concurrent writers share it; a lone
-writer still waits for its own. See README "Durability".
+writer still waits for its own. See README "Durability". The seeded generator adds about 50 µs
+per mutation (measured: ``reproducible()`` with one uuid4, 54 µs; a bare uuid4, 6 µs), and a
+ReceiveMessage that returned messages writes one more line.
 """
 
 from __future__ import annotations
