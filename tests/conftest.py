@@ -7,11 +7,12 @@ with its own moto server, environment and tmp paths.
 
 With ``--dist loadgroup`` the hooks below decide who runs what. Every test that uses a session
 fixture of SHARED_FIXTURE_GROUPS (directly or through another fixture) gets that fixture's
-``xdist_group`` mark, and all tests of one group run on one worker, so the fixture is set up
-once per run. The scheduler is xdist's own work-unit scheduler (a group is one unit, any other
-test a unit by itself); it learns each test's group from the workers (a file per worker, written
-at collection) instead of from a suffix xdist appends to node ids, which pytest 9.2 no longer
-lets it do. The longest units are handed out first (LONGEST_FIRST), so no long test starts last.
+``xdist_group`` mark (unless marked already), and all tests of one group run on one worker, so the
+fixture is set up once per run. The scheduler is xdist's own work-unit scheduler (a group is one
+unit, any other test a unit by itself); it learns each test's group from the workers (a file per
+worker, written at collection) instead of from a suffix xdist appends to node ids, which pytest 9.2
+no longer lets it do. The longest units are handed out first (LONGEST_FIRST), so no long test
+starts last.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from ddbstream.local import clients, emulator
 #: Session fixtures worth starting once per run, not once per worker.
 SHARED_FIXTURE_GROUPS = {
     "local_stack": "local-stack",  # tests/local/conftest.py: a cold `ddbstream up`, ~70-90 s
-    "plan_workdir": "terraform-plan",  # tests/terraform/conftest.py: init + the plans
+    # tests/terraform/conftest.py: the default plan (test_contract.py is marked as a whole; not
+    # plan_workdir: test_apply*.py only copy its init, and must stay apart to overlap)
+    "default_plan": "terraform-plan",
 }
 
 #: The longest units of work, longest first (measured on this 2-core machine): the scheduler
@@ -42,7 +45,7 @@ LONGEST_FIRST = (
     "tests/terraform/test_apply.py::",  # ~200 s: plan, apply, replan, moved plans, destroy
     "tests/terraform/test_apply_options.py::",  # ~140 s
     "tests/local/test_demo.py::test_demo_from_a_cold_start",  # ~130 s: a stack of its own
-    "terraform-plan",  # the plan-time contract tests: ~150 s, one plan after another
+    "terraform-plan",  # test_contract.py: ~150-270 s, one plan after another
 )
 
 _GROUPS_DIR_KEY = "ddbstream_xdist_groups"
@@ -61,6 +64,11 @@ def _rank(item: pytest.Item) -> int:
         if any(key.startswith(prefix) for key in keys if key):
             return rank
     return len(LONGEST_FIRST)
+
+
+def _is_long(scope: str) -> bool:
+    """A scheduler's unit (a group name or a node id) is one of LONGEST_FIRST."""
+    return scope.startswith(LONGEST_FIRST)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -109,7 +117,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     config.option.loadscopereorder = False  # keep the LONGEST_FIRST order
 
     class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
-        """xdist's scope scheduling with a test's xdist_group as its scope."""
+        """xdist's scope scheduling with a test's xdist_group as its scope. xdist sends a
+        worker its next unit before the current one ends; a worker busy with a long unit gets
+        a short one from the end of the queue, so two long ones never queue on one worker."""
 
         groups: dict[str, str] | None = None
 
@@ -119,6 +129,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 for path in sorted(Path(groups_dir).glob("*.json")):
                     self.groups.update(json.loads(path.read_text()))
             return self.groups.get(nodeid, nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            assigned = self.assigned_work.setdefault(node, {})
+            busy = any(_is_long(s) and not all(done.values()) for s, done in assigned.items())
+            from_end = busy and not _is_long(next(reversed(self.workqueue)))
+            scope, unit = self.workqueue.popitem(last=from_end)
+            assigned[scope] = unit
+            collection = self.registered_collections[node]
+            node.send_runtest_some([collection.index(n) for n, done in unit.items() if not done])
 
     return GroupScheduling(config, log)
 

@@ -1,4 +1,5 @@
-"""One local stack shared by the integration tests of a run (``local_stack``).
+"""One local stack shared by the integration tests of a run (``local_stack``). Under pytest-xdist
+every test using it runs on the same worker (tests/conftest.py), so it still starts once.
 
 The stack is started the way a user starts it, ``ddbstream up --detach`` with a state directory
 of the test session (never the project's ``.ddbstream/``) on a free port, and stopped with

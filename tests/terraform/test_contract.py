@@ -26,7 +26,9 @@ from .conftest import (
     resources,
 )
 
-pytestmark = pytest.mark.terraform
+#: One xdist worker runs this module: its tests share the session's init and default plan and
+#: the module's plans (tests/conftest.py).
+pytestmark = [pytest.mark.terraform, pytest.mark.xdist_group("terraform-plan")]
 
 STACK = Path(__file__).resolve().parents[2] / "terraform"
 
