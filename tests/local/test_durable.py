@@ -9,6 +9,7 @@ go on, starts a new child on the same state directory and reconciles.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import signal
@@ -621,3 +622,34 @@ def test_a_replay_recreates_every_resource_with_the_ids_it_had(tmp_path: Path) -
         print(f"\nkill -9: {second.info['replayed']} journaled requests replayed, every id kept")
     finally:
         second.end(signal.SIGTERM)
+
+
+def test_a_replayed_request_that_fails_does_not_stop_the_replay(tmp_path: Path) -> None:
+    """A request moto failed with an exception (HTTP 500 for its client) fails again when
+    replayed; the requests after it are still replayed (found: one such request, an UploadPart
+    naming an upload id the replay had drawn anew, made the whole restore give up)."""
+    path = tmp_path / "j"
+    j = journal.Journal(path, fsync=False)
+    for p in ("/a", "/boom", "/c"):
+        j.append({"REQUEST_METHOD": "PUT", "PATH_INFO": p}, b"x", seed=f"s/{p}", time=1.5)
+    j.append_entry({"receipts": []})
+    j.close()
+    entries = journal.Journal.read(path)
+    assert [e.get("seed") for e in entries] == ["s//a", "s//boom", "s//c", None]
+    applied: list[str] = []
+    given: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/boom":
+            raise KeyError("no such upload")
+        applied.append(environ["PATH_INFO"])
+        return [b""]
+
+    durable = journal.DurableApp(
+        app,
+        reproducible=lambda seed, at: contextlib.nullcontext(),
+        receipts=lambda: contextlib.nullcontext([]),
+        apply_receipts=given.append,
+    )
+    assert durable.replay(entries) == 3
+    assert durable.replay_errors == 1 and applied == ["/a", "/c"] and given == [[]]

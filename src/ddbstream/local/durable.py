@@ -47,6 +47,7 @@ class DurableEmulator:
         self.say = say
         self.restored: list[str] = []  # services restored from the snapshot
         self.replayed = 0  # journaled requests replayed after an unclean stop
+        self.replay_errors = 0  # of those, failed by moto with an exception (as the first time)
         self.fresh_reason = ""  # why the emulator starts empty when it had state before
         self.emulator: emulator.Emulator | None = None
         self.snapshots = 0  # taken while running
@@ -80,6 +81,7 @@ class DurableEmulator:
             if entries:
                 app = journal.DurableApp(emulator.moto_app(), settle=emulator.deliveries.settle)
                 self.replayed = app.replay(entries, after=self._seq)
+                self.replay_errors = app.replay_errors
                 self._seq = max(self._seq, max(int(e["seq"]) for e in entries))
                 self._save(self._seq)  # what was replayed is in a snapshot before the journal goes
             with contextlib.suppress(FileNotFoundError):

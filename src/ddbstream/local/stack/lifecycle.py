@@ -76,6 +76,7 @@ class LocalStack:
     journal_fsync: bool = True  # fsync each journaled request (power loss), not only write it
     compact_interval: float = 60.0  # seconds between snapshots while the journal grows
     replayed: int = 0  # journaled requests replayed at start (after an unclean stop)
+    replay_errors: int = 0  # of those, failed by the emulator (HTTP 500 the first time too)
     _durable: Any = None  # DurableEmulator
     _emulator: Any = None
     _runtime: Any = None
@@ -106,6 +107,8 @@ class LocalStack:
         )
         if self.replayed:
             how += f"; {self.replayed} journaled request(s) replayed after an unclean stop"
+            if self.replay_errors:
+                how += f" ({self.replay_errors} failed in the emulator, as they did the first time)"
         self.say(f"emulator   {self.endpoint}  ({how}, {self.timings['emulator']:.1f}s)")
         if self.fresh_reason:
             self.say(f"           {self.fresh_reason}")
@@ -214,6 +217,7 @@ class LocalStack:
         if self._durable.restore():
             self.restored = self._durable.restored
             self.replayed = self._durable.replayed
+            self.replay_errors = self._durable.replay_errors
             return
         if self._durable.fresh_reason:
             self.fresh_reason = (
