@@ -110,10 +110,15 @@ MODULE_DIR = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "dd
 
 def resources(plan: Mapping[str, Any], rtype: str | None = None) -> dict[str, dict[str, Any]]:
     """Planned resources of the root's ddbstream module by address within it (``type.name``,
-    ``type.name[0]``), optionally of one type."""
+    ``type.name[0]``, ``module.audit_bucket[0].type.name`` for its own child modules),
+    optionally of one type."""
     children = plan["planned_values"]["root_module"].get("child_modules", [])
     (module,) = [c for c in children if c["address"] == MODULE]
-    found = module.get("resources", [])
+    found, todo = [], [module]
+    while todo:
+        current = todo.pop()
+        found += current.get("resources", [])
+        todo += current.get("child_modules", [])
     return {
         r["address"].removeprefix(MODULE + "."): r
         for r in found

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from ddbstream.local import terraform as tf
 from ddbstream.local.stack import WALKTHROUGH_OUTPUTS
 
-from .conftest import ARN_OUTPUTS, resources
+from .conftest import ARN_OUTPUTS, MODULE_DIR, resources
 
 pytestmark = [pytest.mark.slow, pytest.mark.terraform]
 
@@ -118,6 +118,8 @@ def test_plan_apply_replan_destroy(
         timings["moved_plan"] = time.monotonic() - t0
         # 3c. and one made with the module before the table gained its count.
         _check_table_without_index_moves(wd, make_workdir("tf-moved-table", variables))
+        # 3d. and one made with the module before the buckets became secure-bucket modules.
+        check_previous_module_version_only_moves(wd, make_workdir("tf-moved-bucket", variables))
 
         # 4. destroy with the default s3_force_destroy = false while the bucket holds an
         # object: it fails at the bucket, and the key the object is encrypted with is kept.
@@ -197,6 +199,59 @@ GAINED_COUNT = {
 
 MOVED_TF = Path(__file__).resolve().parents[2] / "terraform" / "moved.tf"
 
+#: The module's own moved blocks (modules/ddbstream/*.tf): ``to`` -> ``from``, addresses within
+#: module.ddbstream, e.g. "module.audit_bucket[0].aws_s3_bucket.this" -> "aws_s3_bucket.audit[0]".
+MODULE_MOVES = {
+    to: frm
+    for path in sorted(MODULE_DIR.glob("*.tf"))
+    for frm, to in re.findall(
+        r"^moved\s*\{\s*from\s*=\s*(\S+)\s*to\s*=\s*(\S+)\s*\}", path.read_text(), re.M
+    )
+}
+
+
+def _rewind_module_moves(state: dict[str, Any]) -> dict[str, str]:
+    """Rewrite the state's resources that the module's moved blocks took from a child module
+    instance back to their address before (``module.X[0].T.this`` -> ``T.name[0]`` in
+    module.ddbstream): the state an earlier version of the module left. Returns the rewound
+    addresses, new -> old."""
+    rewound = {}
+    for res in state["resources"]:
+        inner = res["module"].removeprefix("module.ddbstream").removeprefix(".")
+        if res["mode"] != "managed" or not inner:
+            continue
+        address = f"{inner}.{res['type']}.{res['name']}"
+        old = MODULE_MOVES[address]  # every resource of a child module moved there from here
+        m = re.fullmatch(r"(\w+)\.(\w+)\[(\d+)\]", old)
+        assert m and m.group(1) == res["type"], old
+        (instance,) = res["instances"]
+        assert "index_key" not in instance, address
+        res["module"], res["name"] = "module.ddbstream", m.group(2)
+        instance["index_key"] = int(m.group(3))
+        rewound[f"module.ddbstream.{address}"] = f"module.ddbstream.{old}"
+    return rewound
+
+
+def check_previous_module_version_only_moves(applied: Path, upgrade: Path) -> None:
+    """A deployment made with the module before a refactoring moved resources into child
+    modules (the buckets into modules/secure-bucket) plans moves only: the applied state is
+    rewound to the old addresses and planned with today's configuration; nothing is created,
+    destroyed, replaced or changed, and each moved resource names its old address."""
+    state = json.loads(tf.run(applied, "state", "pull").stdout)
+    rewound = _rewind_module_moves(state)
+    assert rewound, "no resource of a child module in the applied state"
+    (upgrade / tf.STATE_FILE).write_text(json.dumps(state))
+    tf.run(upgrade, "plan", "-input=false", "-no-color", "-refresh=false", "-out=module.tfplan")
+    changes = tf.show_json(upgrade, "module.tfplan")["resource_changes"]
+    changed = [
+        (rc["address"], rc["change"]["actions"])
+        for rc in changes
+        if rc["mode"] == "managed" and rc["change"]["actions"] != ["no-op"]
+    ]
+    assert changed == [], changed
+    previous = {rc["address"]: rc.get("previous_address") for rc in changes}
+    assert {new: previous[new] for new in rewound} == rewound
+
 
 def _check_seed_layout_state_only_moves(applied: Path, upgrade: Path) -> None:
     """The applied state rewritten to the addresses of the seed layout (the resources named
@@ -207,6 +262,8 @@ def _check_seed_layout_state_only_moves(applied: Path, upgrade: Path) -> None:
     resources added since are created."""
     seed_addresses = set(re.findall(r"^\s*from\s*=\s*(\S+)", MOVED_TF.read_text(), re.M))
     state = json.loads(tf.run(applied, "state", "pull").stdout)
+    # First back to the module's older addresses; the moves chain (seed -> module -> child).
+    rewound = {new: old for new, old in _rewind_module_moves(state).items()}
     seed_layout, added = [], set()
     for res in state["resources"]:
         if res["mode"] != "managed":
@@ -247,9 +304,10 @@ def _check_seed_layout_state_only_moves(applied: Path, upgrade: Path) -> None:
         differ = {k for k in change["after"] if change["after"][k] != change["before"].get(k)}
         assert differ <= {"tags"}, (rc["address"], differ)
         assert rc["address"].startswith("module.ddbstream."), rc["address"]
-        assert rc.get("previous_address") == rc["address"].removeprefix(
-            "module.ddbstream."
-        ).replace("[0]", "" if rc["type"] in GAINED_COUNT else "[0]"), rc["address"]
+        before_child = rewound.get(rc["address"], rc["address"])
+        assert rc.get("previous_address") == before_child.removeprefix("module.ddbstream.").replace(
+            "[0]", "" if rc["type"] in GAINED_COUNT else "[0]"
+        ), rc["address"]
 
 
 def _check_table_without_index_moves(applied: Path, upgrade: Path) -> None:

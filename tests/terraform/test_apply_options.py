@@ -15,6 +15,8 @@ import pytest
 
 from ddbstream.local import terraform as tf
 
+from .test_apply import check_previous_module_version_only_moves
+
 pytestmark = [pytest.mark.slow, pytest.mark.terraform]
 
 ENVIRONMENT = "tfoptions"
@@ -58,6 +60,9 @@ def test_vpc_endpoints_and_autoscaling_apply(
         "autoscaling_enabled": True,
         "autoscaling_read_max_capacity": 50,
         "autoscaling_write_max_capacity": 50,
+        # The S3 on-failure destination: its bucket is applied too (the default stack's DLQ
+        # is SQS), and the upgrade from the module before secure-bucket is planned below.
+        "on_failure_destination": "s3",
     }
     wd = make_workdir("tf-options", variables)
     try:
@@ -109,5 +114,17 @@ def test_vpc_endpoints_and_autoscaling_apply(
                 if rc["change"]["actions"] != ["no-op"]
             }
             pytest.fail(f"second plan wants changes: {drift}")
+
+        mapping = aws_client("lambda").get_event_source_mapping(
+            UUID=out["event_source_mapping_uuid"]
+        )
+        failed = mapping["DestinationConfig"]["OnFailure"]["Destination"]
+        assert failed == f"arn:aws:s3:::{out['failed_batches_bucket_name']}"
+        s3 = aws_client("s3")
+        block = s3.get_public_access_block(Bucket=out["failed_batches_bucket_name"])
+        assert all(block["PublicAccessBlockConfiguration"].values())
+
+        # Both buckets came into secure-bucket modules: an older state moves, nothing else.
+        check_previous_module_version_only_moves(wd, make_workdir("tf-options-moved", variables))
     finally:
         tf.destroy(wd)

@@ -31,6 +31,10 @@ from .conftest import (
 pytestmark = [pytest.mark.terraform, pytest.mark.xdist_group("terraform-plan")]
 
 STACK = Path(__file__).resolve().parents[2] / "terraform"
+#: The secure-bucket module instances of the two buckets (modules/ddbstream/s3.tf,
+#: failed_batches.tf), as resources() names them.
+AUDIT = "module.audit_bucket[0]"
+FAILED = "module.failed_batches_bucket[0]"
 
 # The seed README's variables, with the seed's defaults (lambda_runtime aside: see below).
 SEED_DEFAULTS: dict[str, Any] = {
@@ -307,7 +311,7 @@ def test_event_source_mapping_semantics(default_plan: dict[str, Any]) -> None:
     locals_text = (MODULE_DIR / "failed_batches.tf").read_text()
     assert re.search(
         r"on_failure_destination_arn\s*=\s*local\.failed_batches_to_s3 \? "
-        r"aws_s3_bucket\.failed_batches\[0\]\.arn : aws_sqs_queue\.dlq\.arn",
+        r"module\.failed_batches_bucket\[0\]\.arn : aws_sqs_queue\.dlq\.arn",
         locals_text,
     )
     # the default stays the seed's: the SQS DLQ, and no failed-batches bucket
@@ -336,16 +340,16 @@ def test_s3_on_failure_destination_is_private_encrypted_expiring_and_alarmed(
 ) -> None:
     planned = resources(s3_destination_plan)
     env = _env(s3_destination_plan)
-    bucket = planned["aws_s3_bucket.failed_batches[0]"]["values"]["bucket"]
+    bucket = planned[f"{FAILED}.aws_s3_bucket.this"]["values"]["bucket"]
     assert bucket == f"stream-processing-{env}-failed-123456789012-us-east-1"
-    sse = planned["aws_s3_bucket_server_side_encryption_configuration.failed_batches[0]"]
+    sse = planned[f"{FAILED}.aws_s3_bucket_server_side_encryption_configuration.this"]
     (rule,) = sse["values"]["rule"]
     assert rule["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "aws:kms"
     assert rule["bucket_key_enabled"] is True
-    pab = planned["aws_s3_bucket_public_access_block.failed_batches[0]"]["values"]
+    pab = planned[f"{FAILED}.aws_s3_bucket_public_access_block.this"]["values"]
     assert all(pab[k] for k in ("block_public_acls", "block_public_policy", "ignore_public_acls"))
     assert pab["restrict_public_buckets"] is True
-    lifecycle = planned["aws_s3_bucket_lifecycle_configuration.failed_batches[0]"]["values"]
+    lifecycle = planned[f"{FAILED}.aws_s3_bucket_lifecycle_configuration.this"]["values"]
     expire = next(r for r in lifecycle["rule"] if r["id"] == "expire-failed-batches")
     assert expire["filter"][0]["prefix"] == "aws/lambda/"  # where Lambda writes (AWS's layout)
     assert expire["expiration"][0]["days"] == 7
@@ -385,7 +389,13 @@ def test_the_key_is_destroyed_only_after_the_bucket(default_plan: dict[str, Any]
     fails at the non-empty audit bucket (s3_force_destroy = false) never reaches the key, so
     the kept objects stay readable. Everything else encrypted with it references the key."""
     cfg = config_resources(default_plan)
-    assert "aws_kms_key.main" in cfg["aws_s3_bucket.audit"].get("depends_on", [])
+    for call in ("audit_bucket", "failed_batches_bucket"):
+        bucket_call = module_config(default_plan)["module_calls"][call]
+        assert "local.kms_key_arn" in bucket_call["expressions"]["kms_key_arn"]["references"]
+        (bucket,) = [
+            r for r in bucket_call["module"]["resources"] if r["address"] == "aws_s3_bucket.this"
+        ]
+        assert "var.kms_key_arn" in bucket.get("depends_on", []), call
     for address in (
         "aws_dynamodb_table.activities",
         "aws_sns_topic.notifications",
@@ -402,7 +412,9 @@ def test_bucket_lifecycle_keeps_small_objects_in_standard_then_expires(
 ) -> None:
     """Audit objects are far below 128 KB (terraform/README.md, "Audit log lifecycle"): by
     default no transition, only expiry; tiering is opt-in."""
-    values = resources(default_plan)["aws_s3_bucket_lifecycle_configuration.audit[0]"]["values"]
+    values = resources(default_plan)[f"{AUDIT}.aws_s3_bucket_lifecycle_configuration.this"][
+        "values"
+    ]
     rule = next(r for r in values["rule"] if r["id"] == "audit-log-retention")
     assert rule["filter"][0]["prefix"] == "audit-logs/"
     assert rule["transition"] == []
@@ -415,7 +427,7 @@ def test_bucket_lifecycle_tiers_when_asked(plan_workdir: Path) -> None:
     args = [f"-var={k}={v}" for k, v in variables.items()]
     tf.plan(plan_workdir, out="tiering.tfplan", extra_args=args)
     plan = tf.show_json(plan_workdir, "tiering.tfplan")
-    values = resources(plan)["aws_s3_bucket_lifecycle_configuration.audit[0]"]["values"]
+    values = resources(plan)[f"{AUDIT}.aws_s3_bucket_lifecycle_configuration.this"]["values"]
     rule = next(r for r in values["rule"] if r["id"] == "audit-log-retention")
     assert {(t["storage_class"], t["days"]) for t in rule["transition"]} == {
         ("STANDARD_IA", 30),

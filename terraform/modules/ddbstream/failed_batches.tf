@@ -10,144 +10,74 @@ locals {
   failed_batches_bucket      = "${local.name_prefix}-failed-${local.account_id}-${local.region}"
   failed_batches_prefix      = "aws/lambda/"
   failed_batches_metric      = "on-failure-objects"
-  on_failure_destination_arn = local.failed_batches_to_s3 ? aws_s3_bucket.failed_batches[0].arn : aws_sqs_queue.dlq.arn
+  on_failure_destination_arn = local.failed_batches_to_s3 ? module.failed_batches_bucket[0].arn : aws_sqs_queue.dlq.arn
 }
 
-resource "aws_s3_bucket" "failed_batches" {
-  count = local.failed_batches_to_s3 ? 1 : 0
+module "failed_batches_bucket" {
+  source = "./modules/secure-bucket"
+  count  = local.failed_batches_to_s3 ? 1 : 0
 
-  # checkov:skip=CKV_AWS_18:Server access logging needs a second, log-receiving bucket; Lambda's event source mapping is the only writer.
-  # checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice outside this stack; these objects are kept days, not years.
-  # checkov:skip=CKV2_AWS_62:Arrivals are watched by the failed_batches_objects alarm (request metrics) rather than event notifications.
   bucket        = local.failed_batches_bucket
   force_destroy = var.s3_force_destroy
+  kms_key_arn   = local.kms_key_arn
+  tags          = local.tags
 
-  lifecycle {
-    precondition {
+  name_checks = [
+    {
       condition     = length(local.failed_batches_bucket) <= 63
       error_message = "The failed-batches bucket name is longer than 63 characters; shorten project_name or environment."
-    }
-  }
+    },
+  ]
 
-  tags = local.tags
+  # Kept failed_batches_retention_days days: long enough to replay, not an archive.
+  lifecycle_rule_id                  = "expire-failed-batches"
+  lifecycle_prefix                   = local.failed_batches_prefix
+  expiration_days                    = var.failed_batches_retention_days
+  noncurrent_version_expiration_days = 1
+  abort_incomplete_upload_days       = 1
 }
 
-resource "aws_s3_bucket_ownership_controls" "failed_batches" {
-  count = local.failed_batches_to_s3 ? 1 : 0
-
-  bucket = aws_s3_bucket.failed_batches[0].id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+# Upgrading a deployment made before the bucket became the secure-bucket module.
+moved {
+  from = aws_s3_bucket.failed_batches[0]
+  to   = module.failed_batches_bucket[0].aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_public_access_block" "failed_batches" {
-  count = local.failed_batches_to_s3 ? 1 : 0
-
-  bucket                  = aws_s3_bucket.failed_batches[0].id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_ownership_controls.failed_batches[0]
+  to   = module.failed_batches_bucket[0].aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "failed_batches" {
-  count = local.failed_batches_to_s3 ? 1 : 0
-
-  bucket = aws_s3_bucket.failed_batches[0].id
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.failed_batches[0]
+  to   = module.failed_batches_bucket[0].aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "failed_batches" {
-  count = local.failed_batches_to_s3 ? 1 : 0
-
-  bucket = aws_s3_bucket.failed_batches[0].id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = local.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.failed_batches[0]
+  to   = module.failed_batches_bucket[0].aws_s3_bucket_versioning.this
 }
 
-data "aws_iam_policy_document" "failed_batches_bucket" {
-  count = local.failed_batches_to_s3 ? 1 : 0
-
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.failed_batches[0].arn,
-      "${aws_s3_bucket.failed_batches[0].arn}/*",
-    ]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.failed_batches[0]
+  to   = module.failed_batches_bucket[0].aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_policy" "failed_batches" {
-  count = local.failed_batches_to_s3 ? 1 : 0
-
-  bucket = aws_s3_bucket.failed_batches[0].id
-  policy = data.aws_iam_policy_document.failed_batches_bucket[0].json
-
-  depends_on = [aws_s3_bucket_public_access_block.failed_batches]
+moved {
+  from = aws_s3_bucket_policy.failed_batches[0]
+  to   = module.failed_batches_bucket[0].aws_s3_bucket_policy.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "failed_batches" {
-  count = local.failed_batches_to_s3 ? 1 : 0
-
-  bucket = aws_s3_bucket.failed_batches[0].id
-
-  rule {
-    id     = "expire-failed-batches"
-    status = "Enabled"
-
-    filter {
-      prefix = local.failed_batches_prefix
-    }
-
-    expiration {
-      days = var.failed_batches_retention_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = 1
-    }
-  }
-
-  rule {
-    id     = "abort-incomplete-uploads"
-    status = "Enabled"
-
-    filter {
-      prefix = ""
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.failed_batches]
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.failed_batches[0]
+  to   = module.failed_batches_bucket[0].aws_s3_bucket_lifecycle_configuration.this
 }
 
 # Request metrics for the objects Lambda writes (AWS/S3 PutRequests, dimension FilterId).
 resource "aws_s3_bucket_metric" "failed_batches" {
   count = local.failed_batches_to_s3 ? 1 : 0
 
-  bucket = aws_s3_bucket.failed_batches[0].id
+  bucket = module.failed_batches_bucket[0].id
   name   = local.failed_batches_metric
 
   filter {
@@ -162,7 +92,7 @@ resource "aws_cloudwatch_metric_alarm" "failed_batches_objects" {
   alarm_description   = "Failed batches reached s3://${local.failed_batches_bucket}/${local.failed_batches_prefix} (the objects hold the records): replay them with `ddbstream dlq replay` (on AWS: `ddbstream dlq replay --terraform-dir DIR`)."
   namespace           = "AWS/S3"
   metric_name         = "PutRequests"
-  dimensions          = { BucketName = aws_s3_bucket.failed_batches[0].bucket, FilterId = local.failed_batches_metric }
+  dimensions          = { BucketName = module.failed_batches_bucket[0].bucket, FilterId = local.failed_batches_metric }
   statistic           = "Sum"
   period              = var.alarm_period_seconds
   evaluation_periods  = 1

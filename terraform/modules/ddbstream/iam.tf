@@ -84,7 +84,7 @@ data "aws_iam_policy_document" "processor" {
   }
 
   dynamic "statement" {
-    for_each = local.failed_batches_to_s3 ? [aws_s3_bucket.failed_batches[0].arn] : []
+    for_each = local.failed_batches_to_s3 ? [module.failed_batches_bucket[0].arn] : []
     content {
       sid       = "WriteFailedBatchesToThisBucket"
       actions   = ["s3:PutObject"]
@@ -93,7 +93,7 @@ data "aws_iam_policy_document" "processor" {
   }
 
   dynamic "statement" {
-    for_each = local.failed_batches_to_s3 ? [aws_s3_bucket.failed_batches[0].arn] : []
+    for_each = local.failed_batches_to_s3 ? [module.failed_batches_bucket[0].arn] : []
     content {
       sid       = "ListTheFailedBatchesBucket"
       actions   = ["s3:ListBucket"]

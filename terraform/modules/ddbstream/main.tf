@@ -24,8 +24,8 @@ locals {
   # (create_audit_bucket = false, audit_bucket_name names it). Referenced through the resource
   # when created, so the function and the role wait for the bucket.
   created_bucket_name = coalesce(var.audit_bucket_name, "${local.name_prefix}-audit-${local.account_id}-${local.region}")
-  bucket_name         = var.create_audit_bucket ? aws_s3_bucket.audit[0].bucket : var.audit_bucket_name
-  bucket_arn          = var.create_audit_bucket ? aws_s3_bucket.audit[0].arn : "arn:${local.partition}:s3:::${var.audit_bucket_name}"
+  bucket_name         = var.create_audit_bucket ? module.audit_bucket[0].bucket : var.audit_bucket_name
+  bucket_arn          = var.create_audit_bucket ? module.audit_bucket[0].arn : "arn:${local.partition}:s3:::${var.audit_bucket_name}"
 
   # The stack's own KMS key, or the caller's (kms_key_arn): see kms.tf.
   create_kms_key = var.kms_key_arn == null

@@ -109,7 +109,7 @@ output "alarm_names" {
 
 output "failed_batches_bucket_name" {
   description = "Bucket receiving failed batches with their records (null unless on_failure_destination is \"s3\"); `ddbstream dlq list` / `replay` read it."
-  value       = one(aws_s3_bucket.failed_batches[*].bucket)
+  value       = one(module.failed_batches_bucket[*].bucket)
 }
 
 output "athena_database" {
