@@ -370,8 +370,9 @@ def section(state_dir: Path | None, rate: float, seconds: float, backlog: int) -
         print(
             f"    {lat['invocations']} invocations, handler {lat['handler_ms_p50']:.0f} ms "
             f"median each, {lat['handler_ms_max']:.0f} ms the longest; a change waits for the "
-            "invocation before its batch, then the batching window (1 s from that invocation's "
-            "end, or a full batch), the runtime's polling (4/s when idle) and this poll of the "
+            "invocation before its batch (the 1 s batching window counts from when its first "
+            "record was read, also during that invocation; a full batch goes at once), the "
+            "runtime's polling (4/s when idle) and this poll of the "
             f"audit log (every 50 ms); load average after: {load()}"
         )
         names = {

@@ -162,12 +162,57 @@ def test_batching_window_gathers_records(lab):
     rt = lab.runtime()
     lab.put("first")
     assert lab.wait_for(lambda: len(lab.calls()) == 1)
-    # the next window began when that invocation completed: these five form one batch
+    # the next window begins when w0 is read: the five records form one batch
     for i in range(5):
         lab.put(f"w{i}")
         time.sleep(0.1)
     assert rt.wait_idle(15)
     assert lab.batches() == [["first"], [f"w{i}" for i in range(5)]]
+
+
+SLOW_ON_SLOW = """
+import time
+def handler(event, context):
+    record(event)
+    if "slow" in [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]:
+        time.sleep(2.5)
+"""
+
+
+def test_batching_window_counts_while_the_previous_batch_runs(lab):
+    # A record read while the lane's previous invocation runs has been gathering since it was
+    # read: once it waited the window, it goes right after that invocation, alone; a record
+    # written after that invocation ended is not held back to join it.
+    lab.table()
+    lab.function(SLOW_ON_SLOW, timeout=10)
+    lab.mapping(BatchSize=100, MaximumBatchingWindowInSeconds=1)
+    rt = lab.runtime()
+    lab.put("slow")
+    assert lab.wait_for(lambda: len(lab.calls()) == 1)
+    lab.put("late")  # read at once; waits ~2.5 s (> the window) for "slow" to finish
+    assert lab.wait_for(lambda: any(e["type"] == "invoke" for e in lab.events))
+    lab.put("fresh")  # written after "slow" ended: "late" is already being invoked
+    assert rt.wait_idle(15)
+    assert lab.batches() == [["slow"], ["late"], ["fresh"]]
+    # still one invocation at a time per shard: "late" started after "slow" returned
+    slow, late, _ = lab.calls()
+    assert late["t"] >= slow["t"] + 2.5
+
+
+def test_batching_window_starts_when_the_first_record_is_read(lab):
+    # An idle lane (idle longer than the window) still gathers for up to the window from the
+    # first record it reads: a record read shortly after joins the batch.
+    lab.table()
+    lab.function(RECORDING)
+    lab.mapping(BatchSize=100, MaximumBatchingWindowInSeconds=2)
+    rt = lab.runtime()
+    assert rt.wait_idle(15)
+    time.sleep(2.5)
+    lab.put("a")
+    time.sleep(0.2)
+    lab.put("b")
+    assert rt.wait_idle(15)
+    assert lab.batches() == [["a", "b"]]
 
 
 def test_without_batching_window_records_go_at_once(lab):

@@ -29,6 +29,7 @@ from ddbstream.local.runtime.events import (
     take_batch,
 )
 from ddbstream.local.runtime.filtering import FilterPatternError, matches, parse_patterns
+from ddbstream.local.runtime.runner import Lane
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024-01-01T00:00:00.000"
 
@@ -405,3 +406,21 @@ def test_retry_backoff_schedule_doubles_from_one_second_to_a_minute():
     assert sum(Backoff().delay(n) for n in range(1, 7)) == 63  # six retries ride out a minute
     assert Backoff(0.02, 0.2).delay(3) == pytest.approx(0.08)
     assert Backoff(0.0, 0.0).delay(5) == 0  # base 0: immediate retries (not the default)
+
+
+def test_lane_window_counts_from_when_the_head_record_was_read():
+    # the next batch's window starts when its first record was read, page by page
+    lane = Lane(None, 0)  # type: ignore[arg-type]  # add/_take touch no shard
+    for s in (1, 2, 3):
+        lane.add(rec(s), read_at=10.0)
+    for s in (4, 5):
+        lane.add(rec(s), read_at=11.5)
+    assert lane.gathering_since() == 10.0
+    assert seqs(lane._take(2)) == [1, 2]
+    assert lane.gathering_since() == 10.0  # record 3 came with the first page
+    assert seqs(lane._take(2)) == [3, 4]
+    assert lane.gathering_since() == 11.5
+    assert seqs(lane._take(1)) == [5]
+    assert not lane.pending and not lane._read_at
+    lane.add(rec(6), read_at=20.0)  # an idle lane: the window starts afresh
+    assert lane.gathering_since() == 20.0

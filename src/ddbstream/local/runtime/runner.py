@@ -5,7 +5,8 @@
   (a record that matches no filter is done at once), and deals each remaining record to a lane
   by a hash of its partition key.
 - Each **lane** (``ParallelizationFactor`` of them per shard) forms batches in order
-  (``BatchSize``, ``MaximumBatchingWindowInSeconds``, 6 MB), invokes the function, and applies
+  (``BatchSize``, ``MaximumBatchingWindowInSeconds`` counted from when the batch's first record
+  was read, 6 MB), invokes the function, and applies
   :func:`.batching.decide`. Lanes run concurrently; a key always lands in the same lane, so its
   changes are processed in order.
 - :class:`.batching.ShardProgress` turns finished records into the shard's checkpoint, persisted
@@ -548,6 +549,7 @@ class ShardRunner:
         wanted = [m.matches(rec.record) for rec in records]
         filtered = 0
         done: list[str] = []  # done before a restart, or filtered out: marked once per page
+        read_at = time.monotonic()  # the batching window of a record counts from here
         with self.lock:
             for rec, matched in zip(records, wanted, strict=True):
                 self.progress.register(rec.seq)
@@ -557,7 +559,7 @@ class ShardRunner:
                     done.append(rec.seq)
                     filtered += 1
                 else:
-                    self.lanes[_lane_of(rec.partition_key, len(self.lanes))].pending.append(rec)
+                    self.lanes[_lane_of(rec.partition_key, len(self.lanes))].add(rec, read_at)
             if done:
                 self.progress.mark_done(done)
                 self._persist()
@@ -588,12 +590,45 @@ class Lane:
         self.shard = shard
         self.index = index
         self.pending: collections.deque[StreamRecord] = collections.deque()
+        #: when the records of ``pending`` were read: [monotonic time, how many], in order
+        self._read_at: collections.deque[list[Any]] = collections.deque()
         self.segments: collections.deque[Segment] = collections.deque()
-        self.window_start = time.monotonic()
         #: attempts in a row that made no progress; drives the backoff before the next one
         self.failures = 0
         #: the open tumbling window (TumblingWindowInSeconds), if any
         self.tumbling: TumblingWindow | None = None
+
+    def add(self, record: StreamRecord, read_at: float) -> None:
+        """Queue a record read at ``read_at`` (monotonic); called under the shard's lock."""
+        self.pending.append(record)
+        if self._read_at and self._read_at[-1][0] == read_at:
+            self._read_at[-1][1] += 1
+        else:
+            self._read_at.append([read_at, 1])
+
+    def gathering_since(self) -> float:
+        """When the head of ``pending`` was read: the start of the next batch's window.
+
+        AWS documents MaximumBatchingWindowInSeconds only as the longest time Lambda spends
+        gathering records before invoking the function (and the batch goes earlier when it is
+        full: BatchSize or 6 MB). Assumed here: a batch gathers from the moment its first
+        record was read, also while the previous batch of the lane is being invoked; so a
+        record that already waited the window during a long invocation goes right after it
+        (still one invocation at a time per lane, in order), and one read just now waits up
+        to the window for more.
+        """
+        return float(self._read_at[0][0])
+
+    def _take(self, n: int) -> list[StreamRecord]:
+        taken = [self.pending.popleft() for _ in range(n)]
+        while n and self._read_at:
+            head = self._read_at[0]
+            k = min(n, head[1])
+            head[1] -= k
+            n -= k
+            if head[1] == 0:
+                self._read_at.popleft()
+        return taken
 
     def _next_segment(self) -> Segment | None:
         shard = self.shard
@@ -620,10 +655,10 @@ class Lane:
                         limit = _same_window(self.pending, length, limit)
                     n = take_batch(self.pending, limit, s.payload_limit)
                     full = n >= s.batch_size or n < len(self.pending)
-                    due = self.window_start + s.batching_window
+                    due = self.gathering_since() + s.batching_window
                     now = time.monotonic()
                     if full or s.batching_window <= 0 or now >= due:
-                        return Segment([self.pending.popleft() for _ in range(n)])
+                        return Segment(self._take(n))
                     shard.wakeup.wait(timeout=min(wait, due - now))
                 else:
                     shard.wakeup.wait(timeout=wait)
@@ -643,7 +678,6 @@ class Lane:
                     self.segments.appendleft(seg)
                 keep_going = True
                 shard._sleep(1.0)
-            self.window_start = time.monotonic()
             if not keep_going:
                 return
 
