@@ -118,7 +118,8 @@ def test_plan_apply_replan_destroy(
         timings["moved_plan"] = time.monotonic() - t0
         # 3c. and one made with the module before the table gained its count.
         _check_table_without_index_moves(wd, make_workdir("tf-moved-table", variables))
-        # 3d. and one made with the module before the buckets became secure-bucket modules.
+        # 3d. and one made with the module before the buckets became secure-bucket modules and
+        # the alarms one for_each.
         check_previous_module_version_only_moves(wd, make_workdir("tf-moved-bucket", variables))
 
         # 4. destroy with the default s3_force_destroy = false while the bucket holds an
@@ -211,35 +212,48 @@ MODULE_MOVES = {
 
 
 def _rewind_module_moves(state: dict[str, Any]) -> dict[str, str]:
-    """Rewrite the state's resources that the module's moved blocks took from a child module
-    instance back to their address before (``module.X[0].T.this`` -> ``T.name[0]`` in
-    module.ddbstream): the state an earlier version of the module left. Returns the rewound
-    addresses, new -> old."""
-    rewound = {}
+    """Rewrite the state's resources that the module's moved blocks took to a new resource (a
+    child module's, ``module.X[0].T.this`` <- ``T.name[0]``, or a for_each key,
+    ``T.this["k"]`` <- ``T.k``) back to their address before: the state an earlier version of
+    the module left. Moves that only add an index (the table's [0]) are left alone (the
+    upgrade check of 3c). Returns the rewound addresses, new -> old, in module.ddbstream."""
+    rewound: dict[str, str] = {}
+    resources: dict[tuple[str, str, str], dict[str, Any]] = {}
     for res in state["resources"]:
         inner = res["module"].removeprefix("module.ddbstream").removeprefix(".")
-        if res["mode"] != "managed" or not inner:
-            continue
-        address = f"{inner}.{res['type']}.{res['name']}"
-        old = MODULE_MOVES[address]  # every resource of a child module moved there from here
-        m = re.fullmatch(r"(\w+)\.(\w+)\[(\d+)\]", old)
-        assert m and m.group(1) == res["type"], old
-        (instance,) = res["instances"]
-        assert "index_key" not in instance, address
-        res["module"], res["name"] = "module.ddbstream", m.group(2)
-        instance["index_key"] = int(m.group(3))
-        rewound[f"module.ddbstream.{address}"] = f"module.ddbstream.{old}"
+        for instance in res["instances"]:
+            key = instance.get("index_key")
+            index = "" if key is None else f"[{json.dumps(key)}]"
+            address = f"{inner + '.' if inner else ''}{res['type']}.{res['name']}{index}"
+            old = MODULE_MOVES.get(address) if res["mode"] == "managed" else None
+            place = (res["module"], res["type"], res["name"])
+            m = re.fullmatch(r"(\w+)\.(\w+)(?:\[(.+)\])?", old or "")
+            if m and (inner or m.group(2) != res["name"]):
+                assert m.group(1) == res["type"], old
+                place = ("module.ddbstream", res["type"], m.group(2))
+                key = None if m.group(3) is None else json.loads(m.group(3))
+                rewound[f"module.ddbstream.{address}"] = f"module.ddbstream.{old}"
+            target = resources.setdefault(
+                place, {**res, "module": place[0], "name": place[2], "instances": []}
+            )
+            target.pop("each", None)
+            instance = {k: v for k, v in instance.items() if k != "index_key"}
+            if key is not None:
+                instance["index_key"] = key
+                target["each"] = "map" if isinstance(key, str) else "list"
+            target["instances"].append(instance)
+    state["resources"] = list(resources.values())
     return rewound
 
 
 def check_previous_module_version_only_moves(applied: Path, upgrade: Path) -> None:
-    """A deployment made with the module before a refactoring moved resources into child
-    modules (the buckets into modules/secure-bucket) plans moves only: the applied state is
+    """A deployment made with the module before its refactorings (the buckets into
+    modules/secure-bucket, the alarms into one for_each) plans moves only: the applied state is
     rewound to the old addresses and planned with today's configuration; nothing is created,
     destroyed, replaced or changed, and each moved resource names its old address."""
     state = json.loads(tf.run(applied, "state", "pull").stdout)
     rewound = _rewind_module_moves(state)
-    assert rewound, "no resource of a child module in the applied state"
+    assert rewound, "no moved resource in the applied state"
     (upgrade / tf.STATE_FILE).write_text(json.dumps(state))
     tf.run(upgrade, "plan", "-input=false", "-no-color", "-refresh=false", "-out=module.tfplan")
     changes = tf.show_json(upgrade, "module.tfplan")["resource_changes"]
@@ -263,7 +277,7 @@ def _check_seed_layout_state_only_moves(applied: Path, upgrade: Path) -> None:
     seed_addresses = set(re.findall(r"^\s*from\s*=\s*(\S+)", MOVED_TF.read_text(), re.M))
     state = json.loads(tf.run(applied, "state", "pull").stdout)
     # First back to the module's older addresses; the moves chain (seed -> module -> child).
-    rewound = {new: old for new, old in _rewind_module_moves(state).items()}
+    rewound = _rewind_module_moves(state)
     seed_layout, added = [], set()
     for res in state["resources"]:
         if res["mode"] != "managed":

@@ -193,7 +193,7 @@ def test_outputs_of_the_walkthrough_and_the_arns(default_plan: dict[str, Any]) -
 
 def test_each_alarm_watches_a_real_metric(default_plan: dict[str, Any]) -> None:
     alarms = resources(default_plan, "aws_cloudwatch_metric_alarm")
-    by_name = {address.split(".", 1)[1]: r["values"] for address, r in alarms.items()}
+    by_name = {r["index"]: r["values"] for r in alarms.values()}
     assert set(by_name) == set(ALARMS)
     for name, (namespace, metric, dimension) in ALARMS.items():
         values = by_name[name]
@@ -206,10 +206,13 @@ def test_each_alarm_watches_a_real_metric(default_plan: dict[str, Any]) -> None:
 
 def test_every_alarm_acts_on_the_alarm_topic(default_plan: dict[str, Any]) -> None:
     cfg = config_resources(default_plan)
-    for name in ALARMS:
-        expressions = cfg[f"aws_cloudwatch_metric_alarm.{name}"]["expressions"]
-        assert expressions["alarm_actions"] == {"references": ["local.alarm_actions"]}, name
-        assert expressions["ok_actions"] == {"references": ["local.alarm_actions"]}, name
+    for address in (
+        "aws_cloudwatch_metric_alarm.this",
+        "aws_cloudwatch_metric_alarm.failed_batches_objects",
+    ):
+        expressions = cfg[address]["expressions"]
+        assert expressions["alarm_actions"] == {"references": ["local.alarm_actions"]}, address
+        assert expressions["ok_actions"] == {"references": ["local.alarm_actions"]}, address
     # local.alarm_actions is the alarm topic, not the change topic (one message per write):
     # checked on real values in test_apply.py.
     text = (MODULE_DIR / "monitoring.tf").read_text()
@@ -238,7 +241,9 @@ def test_email_subscribes_to_alarms_and_to_changes_only_when_asked(
 
 
 def test_duration_alarm_is_near_the_timeout(default_plan: dict[str, Any]) -> None:
-    values = resources(default_plan)["aws_cloudwatch_metric_alarm.lambda_duration"]["values"]
+    values = resources(default_plan)['aws_cloudwatch_metric_alarm.this["lambda_duration"]'][
+        "values"
+    ]
     assert values["statistic"] == "Maximum"
     assert values["threshold"] == pytest.approx(60 * 1000 * 0.8)
 

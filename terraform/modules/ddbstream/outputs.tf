@@ -94,15 +94,7 @@ output "dashboard_name" {
 output "alarm_names" {
   description = "Names of the CloudWatch alarms, by purpose (failed_batches_objects only with on_failure_destination = \"s3\")."
   value = merge(
-    {
-      lambda_errors            = aws_cloudwatch_metric_alarm.lambda_errors.alarm_name
-      lambda_duration          = aws_cloudwatch_metric_alarm.lambda_duration.alarm_name
-      iterator_age             = aws_cloudwatch_metric_alarm.iterator_age.alarm_name
-      dlq_messages             = aws_cloudwatch_metric_alarm.dlq_messages.alarm_name
-      dynamodb_read_throttles  = aws_cloudwatch_metric_alarm.dynamodb_read_throttles.alarm_name
-      dynamodb_write_throttles = aws_cloudwatch_metric_alarm.dynamodb_write_throttles.alarm_name
-      delivery_failures        = aws_cloudwatch_metric_alarm.delivery_failures.alarm_name
-    },
+    { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name },
     { for a in aws_cloudwatch_metric_alarm.failed_batches_objects : "failed_batches_objects" => a.alarm_name },
   )
 }
