@@ -389,6 +389,36 @@ def test_table_stream_recovery_and_encryption(default_plan: dict[str, Any]) -> N
     assert values["server_side_encryption"][0]["enabled"] is True
 
 
+def test_the_two_table_resources_differ_only_in_what_auto_scaling_owns(
+    default_plan: dict[str, Any],
+) -> None:
+    """dynamodb.tf has two table resources because ignore_changes cannot be conditional (the
+    auto-scaled one ignores the capacity Application Auto Scaling sets). Every argument and
+    block must stay the same in both: an edit made to one only would change the table when
+    autoscaling_enabled is switched (a state move, terraform/README.md)."""
+    cfg = config_resources(default_plan)
+    plain = cfg["aws_dynamodb_table.activities"]
+    scaled = cfg["aws_dynamodb_table.activities_autoscaled"]
+    assert plain["expressions"] == scaled["expressions"]
+    assert {"name", "attribute", "server_side_encryption"} <= set(plain["expressions"])
+    # The plan's configuration leaves out dynamic blocks (replica) and preconditions: the
+    # source of the two, less count, checkov's skip and ignore_changes, must be the same too.
+    text = (MODULE_DIR / "dynamodb.tf").read_text()
+    bodies = [
+        [
+            line
+            for line in body.splitlines()
+            if line.strip() and not re.match(r"\s*(count =|# checkov:skip|ignore_changes =)", line)
+        ]
+        for body in re.findall(
+            r'^resource "aws_dynamodb_table" "\w+" \{\n(.*?)^\}', text, re.S | re.M
+        )
+    ]
+    assert len(bodies) == 2 and any("replica" in line for line in bodies[0])
+    assert bodies[0] == bodies[1]
+    assert text.count("ignore_changes = [read_capacity, write_capacity]") == 1
+
+
 def test_the_key_is_destroyed_only_after_the_bucket(default_plan: dict[str, Any]) -> None:
     """Destroy runs in reverse dependency order: with depends_on on the key, a destroy that
     fails at the non-empty audit bucket (s3_force_destroy = false) never reaches the key, so

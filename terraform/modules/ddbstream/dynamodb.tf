@@ -2,6 +2,9 @@
 # capacity is Application Auto Scaling's to change, so that table ignores the capacity it
 # finds (ignore_changes cannot be conditional). Switching an existing table between the two
 # is a state move, not a new table: see terraform/README.md, "DynamoDB auto scaling".
+# Everything but that lifecycle line must stay the same in both (an edit to one only would
+# change the table when autoscaling_enabled is switched): tests/terraform/test_contract.py
+# compares the two.
 
 locals {
   table = local.autoscaling ? aws_dynamodb_table.activities_autoscaled[0] : aws_dynamodb_table.activities[0]
