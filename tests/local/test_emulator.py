@@ -513,3 +513,42 @@ def test_sqs_send_message_still_deduplicates_by_content_on_fifo_queues_only(
     url = sqs.create_queue(QueueName=f"refuse-{tag}.fifo", Attributes=fifo)["QueueUrl"]
     with pytest.raises(ClientError):
         sqs.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")
+
+
+def test_connections_are_kept_alive_and_refused_once_stopped() -> None:
+    # Several requests share one connection (no TCP connect and server thread per request);
+    # a body the application reads in full or not at all never spills into the next request;
+    # once the emulator stops, a kept-alive connection is refused, and stop does not wait.
+    import http.client
+
+    emu = emulator.start()
+    try:
+        conn = http.client.HTTPConnection(emu.host, emu.port, timeout=10)
+        form = "Action=GetCallerIdentity&Version=2011-06-15"
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/"
+            "us-east-1/sts/aws4_request, SignedHeaders=host, Signature=x",
+        }
+        conn.request("POST", "/", body=form, headers=headers)
+        first = conn.getresponse()
+        assert first.status == 200 and b"GetCallerIdentityResponse" in first.read()
+        assert first.getheader("Connection") != "close"
+        sock = conn.sock
+        conn.request("GET", "/moto-api/", body=b"x" * 70_000)  # a body nobody reads
+        assert conn.getresponse().read() is not None
+        conn.request("POST", "/", body=form, headers=headers)
+        third = conn.getresponse()
+        assert third.status == 200 and b"GetCallerIdentityResponse" in third.read()
+        assert conn.sock is sock  # the same connection all along
+        t0 = time.monotonic()
+        emu.stop()
+        assert time.monotonic() - t0 < 5
+        try:
+            conn.request("POST", "/", body=form, headers=headers)
+            status = conn.getresponse().status
+        except (ConnectionError, http.client.HTTPException):
+            status = None  # closed: refused as well
+        assert status in (503, None)
+    finally:
+        emu.stop()

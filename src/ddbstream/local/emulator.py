@@ -65,7 +65,8 @@ Every change this project makes to moto's behaviour lives here, applied by :func
   stack's named query would otherwise retry until it times out (see
   :func:`_athena_delete_named_query`).
 
-The server itself is werkzeug's threaded server around moto's WSGI application behind the
+The server itself is werkzeug's threaded server, with a request handler that keeps HTTP/1.1
+connections open (see :func:`_keep_alive_handler`), around moto's WSGI application behind the
 write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only unless told.
 """
 
@@ -1215,6 +1216,94 @@ def moto_app() -> Any:
     return DomainDispatcherApplication(create_backend_app)
 
 
+def _keep_alive_handler(base: type) -> type:
+    """A request handler on ``base`` (moto's, itself werkzeug's) that keeps connections open.
+
+    werkzeug's server answers every request with ``Connection: close`` and then waits up to
+    10 ms for request bytes to throw away, so each request of a client costs a TCP connect and
+    a new server thread. This handler reads the body exactly (``Content-Length``, or chunked to
+    its end), buffers the application's answer, sends it with a ``Content-Length`` and serves
+    the next request of the same connection (HTTP/1.1; a client's ``Connection: close``, an
+    HTTP/1.0 request, an answer carrying ``Connection: close`` or an error close it).
+    """
+    from werkzeug.serving import DechunkedInput
+    from werkzeug.wsgi import LimitedStream
+
+    class KeepAliveHandler(base):  # type: ignore[misc,valid-type]
+        protocol_version = "HTTP/1.1"
+        #: an idle kept-alive connection is closed after this long (its thread ends)
+        timeout = 120
+
+        def setup(self) -> None:
+            super().setup()
+            # the header and the body go out as two writes: without this, Nagle's algorithm
+            # holds the body until the client's delayed ACK (~40 ms per request)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def run_wsgi(self) -> None:
+            if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            environ = self.environ = self.make_environ()
+            body_in: Any = environ["wsgi.input"]
+            if not isinstance(body_in, DechunkedInput):
+                try:
+                    length = int(environ.get("CONTENT_LENGTH") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    self.close_connection = True
+                    length = 0
+                body_in = LimitedStream(self.rfile, length)
+                environ["wsgi.input"] = body_in
+            answer: dict[str, Any] = {}
+
+            def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):  # type: ignore[no-untyped-def]
+                answer["status"], answer["headers"] = status, headers
+                return lambda data: answer.setdefault("written", []).append(data)
+
+            try:
+                result = self.server.app(environ, start_response)
+                try:
+                    chunks = answer.pop("written", []) + [bytes(c) for c in result]
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+                # whatever the application left unread is thrown away, and only that
+                while body_in.read(65536):
+                    pass
+            except Exception:
+                self.close_connection = True
+                logging.getLogger("ddbstream.local.emulator").exception(
+                    "request %s %s failed", self.command, self.path
+                )
+                answer = {"status": "500 Internal Server Error", "headers": []}
+                chunks = [b"internal error"]
+            body = b"".join(chunks)
+            code, _, reason = str(answer["status"]).partition(" ")
+            self.send_response(int(code), reason)
+            names = set()
+            for name, value in answer["headers"]:
+                lower = name.lower()
+                if lower == "connection":
+                    if value.strip().lower() == "close":
+                        self.close_connection = True
+                    continue
+                if lower == "transfer-encoding":
+                    continue  # sent whole, with its length
+                names.add(lower)
+                self.send_header(name, value)
+            if "content-length" not in names and int(code) not in (204, 304) and int(code) >= 200:
+                self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and body:
+                self.wfile.write(body)
+            self.wfile.flush()
+
+    return KeepAliveHandler
+
+
 def start(
     host: str = "127.0.0.1", port: int | None = None, allow_non_loopback: bool = False
 ) -> Emulator:
@@ -1237,7 +1326,8 @@ def start(
 
     chosen = port if port is not None else free_port(host)
     app = DurableApp(moto_app(), settle=deliveries.settle)
-    server = make_server(host, chosen, app, threaded=True, request_handler=MotoRequestHandler)
+    handler = _keep_alive_handler(MotoRequestHandler)
+    server = make_server(host, chosen, app, threaded=True, request_handler=handler)
     # Closing the server must not wait for idle kept-alive connections (the app refuses their
     # next request anyway, see stop()).
     server.block_on_close = False
