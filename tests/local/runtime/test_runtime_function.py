@@ -405,3 +405,39 @@ def test_a_function_past_its_memory_size_ends_as_lambda_ends_it(lab):
     assert rt.wait_idle(30)
     assert rt.workers_started == started + 1
     assert lab.batches()[-1] == ["small"]
+
+
+def test_a_slow_log_upload_does_not_hold_the_lane_back_and_is_flushed_at_stop(lab):
+    # CloudWatch Logs answering slowly (every PutLogEvents held 1 s before it is sent, a real
+    # request to the emulator after that): the lane's next batch is invoked without waiting for
+    # the previous invocation's log upload; every invocation's lines still arrive, in order,
+    # once the runtime stops (stopped right after the last invocation, uploads still queued).
+    lab.table()
+    lab.function("def handler(event, context):\n    record(event)\n    print('processed')\n")
+    rt = lab.runtime()
+
+    def slow_logs(**kwargs: object) -> None:
+        time.sleep(1.0)
+
+    logs_client = rt.services.clients.logs
+    logs_client.meta.events.register("before-send.cloudwatch-logs.PutLogEvents", slow_logs)
+    for i in range(4):
+        lab.put(f"s{i}")  # one lane (ParallelizationFactor 1): four batches in a row
+    lab.mapping(BatchSize=1)
+    assert lab.wait_for(lambda: len(lab.calls()) == 4, timeout=20)
+    rt.stop(timeout=10)
+    started = [c["t"] for c in lab.calls()]
+    # synchronous uploads: at least 1 s between two invocations (3 s in all)
+    assert started[-1] - started[0] < 2.0, started
+    invokes = [e["request_id"] for e in lab.events if e["type"] == "invoke"]
+    assert len(invokes) == 4
+    group = f"/aws/lambda/{lab.function_name}"
+    messages = [
+        e["message"] for e in lab.client("logs").filter_log_events(logGroupName=group)["events"]
+    ]
+    lines = [m.split("\t")[0].strip() for m in messages if not m.startswith("INIT_START")]
+    expected = []
+    for rid in invokes:
+        expected += [f"START RequestId: {rid} Version: $LATEST", "processed"]
+        expected += [f"END RequestId: {rid}", f"REPORT RequestId: {rid}"]
+    assert lines == expected

@@ -41,7 +41,8 @@ worker, and so does a peak resident memory past ``MemorySize`` (``Runtime.OutOfM
 function's output goes to its log group ``/aws/lambda/<name>`` (START / END / REPORT lines as
 Lambda writes them, and the runtime's error lines when its process dies) and the AWS/Lambda
 metrics ``Invocations``, ``Errors``, ``Duration``, ``IteratorAge`` and ``Throttles`` to the
-emulator's CloudWatch.
+emulator's CloudWatch; one sender thread writes them in order, off the lanes' path (the next
+batch does not wait for them), and ``wait_idle`` / ``stop`` wait until they are written.
 
 Usage::
 
@@ -52,8 +53,10 @@ Usage::
     # ... terraform apply / boto3: table with stream, function, event source mapping ...
     rt = Runtime(emu.endpoint, ".ddbstream/state", region="us-east-1", on_event=print)
     rt.start()            # background threads
-    rt.wait_idle(30)      # for tests and demos: every shard caught up, nothing in flight
-    rt.stop()             # finish (or abandon, unchecked) in-flight batches; checkpoints kept
+    rt.wait_idle(30)      # for tests and demos: every shard caught up, nothing in flight,
+                          # the logs and metrics written
+    rt.stop()             # finish (or abandon, unchecked) in-flight batches; checkpoints kept;
+                          # the logs and metrics of every invocation written
 
 ``Runtime`` is also a context manager (``with Runtime(...) as rt:``). Besides ``start``,
 ``stop`` and ``wait_idle``: ``refresh()`` lists the mappings at once, ``mappings()`` names

@@ -118,6 +118,8 @@ class Runtime:
         self.services.pool.close()
         for r in runners:
             r.stop(2.0)
+        # the logs and metrics of every invocation so far, before the emulator stops
+        self.services.telemetry.close(max(5.0, deadline - time.monotonic()))
 
     def __enter__(self) -> Runtime:
         return self.start()
@@ -129,7 +131,8 @@ class Runtime:
         """Wait until every enabled mapping is caught up and nothing is in flight.
 
         "Caught up" means a poll of each shard that started after this call returned no
-        records, and every record read so far is done. Returns False on timeout (for example
+        records, every record read so far is done, and the logs and metrics of the
+        invocations so far are written. Returns False on timeout (for example
         while a failing batch is being retried).
         """
         t0 = time.monotonic()
@@ -139,7 +142,8 @@ class Runtime:
             with self._lock:
                 runners = list(self._runners.values())
             if all(r.idle_since(t0) for r in runners):
-                return True
+                # and the invocations' logs and metrics are written
+                return self.services.telemetry.flush(max(0.0, deadline - time.monotonic()))
             time.sleep(0.05)
         return False
 
