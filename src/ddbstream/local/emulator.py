@@ -72,9 +72,9 @@ write-ahead journal (:mod:`ddbstream.local.journal`), on a loopback address only
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime
+import functools
 import ipaddress
 import json
 import logging
@@ -89,6 +89,7 @@ from typing import Any
 
 from ddbstream.errors import UserError
 from ddbstream.local.clients import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY
+from ddbstream.local.fifo import SerialWorker
 from ddbstream.local.journal import DurableApp
 
 __all__ = [
@@ -179,19 +180,10 @@ class Deliveries:
     derived from the Publish's (:func:`derived_request`), so its queue message keeps its id on a
     replay, and a receive and delete before the crash are replayed too (see
     :func:`receipts`): such a message is not delivered again.
-
-    ``synchronous`` (off) makes deliveries inside the call, as moto does.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._queue: collections.deque[
-            tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], tuple[str, float] | None]
-        ]
-        self._queue = collections.deque()
-        self._busy = 0  # deliveries accepted and not yet made
-        self._thread: threading.Thread | None = None
-        self.synchronous = False
+        self._worker = SerialWorker("sns-deliveries")
         self.delivered = 0
         self.failed = 0
 
@@ -199,40 +191,15 @@ class Deliveries:
         # Submitted by a journaled Publish: delivered with a seed derived from its own, so the
         # queue message a delivery makes has the same id on a replay.
         seeded = derived_request()
-        if self.synchronous:
-            self._deliver(fn, args, kwargs, seeded)
-            return
-        with self._cond:
-            self._queue.append((fn, args, kwargs, seeded))
-            self._busy += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="sns-deliveries", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify_all()
+        self._worker.submit(functools.partial(self._deliver, fn, args, kwargs, seeded))
 
     @property
     def pending(self) -> int:
-        with self._cond:
-            return self._busy
+        return self._worker.pending
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every delivery accepted so far is made; False if ``timeout`` ran out."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._queue))
-                fn, args, kwargs, seeded = self._queue.popleft()
-            try:
-                self._deliver(fn, args, kwargs, seeded)
-            finally:
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify_all()
+        return self._worker.wait(timeout)
 
     def _deliver(
         self,

@@ -6,7 +6,6 @@ Kept thin on purpose; the decisions live in :mod:`.batching`, :mod:`.events` and
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import hashlib
@@ -20,7 +19,6 @@ import threading
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ddbstream.local import clients as emulator_clients
+from ddbstream.local.fifo import SerialWorker
 
 from .worker import InvokeResult, WorkerSpec
 
@@ -222,72 +221,25 @@ class Telemetry:
     is a mutating request the durable emulator journals with an ``fsync``. :meth:`flush`
     waits until everything handed over so far is written (``Runtime.wait_idle`` calls it);
     :meth:`close` (``Runtime.stop``) flushes and ends the thread, so nothing is lost at ``down``.
-    ``background=False``: written by the caller, at once (as after :meth:`close`).
     """
 
-    def __init__(self, clients: Clients, *, background: bool = True) -> None:
+    def __init__(self, clients: Clients) -> None:
         self.clients = clients
-        self.background = background
         self._lock = threading.Lock()
         self._streams: set[tuple[str, str]] = set()
-        self._cond = threading.Condition()
-        self._queue: collections.deque[Callable[[], None]] = collections.deque()
-        self._pending = 0  # handed over and not yet written
-        self._sender: threading.Thread | None = None
-        self._closed = False
-
-    def _submit(self, job: Callable[[], None]) -> None:
-        with self._cond:
-            if self.background and not self._closed:
-                self._queue.append(job)
-                self._pending += 1
-                if self._sender is None:
-                    self._sender = threading.Thread(
-                        target=self._send, daemon=True, name="telemetry"
-                    )
-                    self._sender.start()
-                self._cond.notify_all()
-                return
-        job()
-
-    def _send(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._closed:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                job = self._queue.popleft()
-            try:
-                job()
-            except Exception:
-                log.exception("writing telemetry failed")
-            finally:
-                with self._cond:
-                    self._pending -= 1
-                    self._cond.notify_all()
+        self._sender = SerialWorker("telemetry")
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything handed over so far is written; False: ``timeout`` passed."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+        return self._sender.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
         """Flush (up to ``timeout`` seconds) and end the sender; later writes are synchronous.
         False: some writes were still queued at the timeout (they are dropped, with a warning)."""
-        flushed = self.flush(timeout)
-        with self._cond:
-            self._closed = True
-            left = len(self._queue)
-            self._queue.clear()
-            self._pending -= left
-            self._cond.notify_all()
-            sender = self._sender
-        if left:
-            log.warning("telemetry: %d write(s) still queued at stop were dropped", left)
-        if sender is not None:
-            sender.join(max(1.0, timeout))
-        return flushed
+        dropped = self._sender.close(timeout)
+        if dropped:
+            log.warning("telemetry: %d write(s) still queued at stop were dropped", dropped)
+        return not dropped
 
     def _ensure_stream(self, group: str, stream: str) -> None:
         with self._lock:
@@ -334,7 +286,7 @@ class Telemetry:
         if error_type in CRASH_ERRORS:  # as Lambda's REPORT says it for a runtime that died
             report += f"\tStatus: error\tError Type: {error_type}"
         events.append((end, report))
-        self._submit(functools.partial(self.put_logs, spec.log_group, stream, events))
+        self._sender.submit(functools.partial(self.put_logs, spec.log_group, stream, events))
 
     def put_logs(self, group: str, stream: str, events: list[tuple[float, str]]) -> None:
         if not events:
@@ -358,7 +310,7 @@ class Telemetry:
     def metrics(self, function_name: str, data: list[tuple[str, float, str]]) -> None:
         """Put AWS/Lambda metrics: (name, value, unit) with dimension FunctionName (queued)."""
         if data:
-            self._submit(functools.partial(self.put_metrics, function_name, list(data)))
+            self._sender.submit(functools.partial(self.put_metrics, function_name, list(data)))
 
     def put_metrics(self, function_name: str, data: list[tuple[str, float, str]]) -> None:
         try:
