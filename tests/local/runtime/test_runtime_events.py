@@ -268,6 +268,30 @@ def test_idle_shard_is_polled_about_four_times_a_second(lab):
     assert len(calls) <= 16, calls  # at most ~5 a second over 3 s
 
 
+def test_idle_polls_start_four_times_a_second_even_when_a_poll_is_slow(lab):
+    # "a base rate of 4 times per second" (Lambda with DynamoDB): a poll starts every 0.25 s,
+    # not 0.25 s after the one before ended; with each GetRecords taking 0.2 s, sleeping the
+    # interval after it made the period 0.45 s (a change waited up to that to be read).
+    lab.table()
+    lab.function(RECORDING)
+    lab.mapping()
+    rt = lab.runtime(poll_interval=0.25)
+    assert rt.wait_idle(15)
+    starts: list[float] = []
+
+    def slow(**kw: object) -> None:
+        starts.append(time.monotonic())
+        time.sleep(0.2)
+
+    rt.services.clients.streams.meta.events.register(
+        "before-call.dynamodb-streams.GetRecords", slow
+    )
+    time.sleep(3.0)
+    gaps = sorted(b - a for a, b in itertools.pairwise(starts))
+    assert len(starts) >= 4, starts
+    assert 0.2 <= gaps[len(gaps) // 2] <= 0.35, gaps  # the median: robust to a stall under load
+
+
 def test_backlog_is_read_without_idle_waits(lab):
     # With a 30-second idle poll interval, 2,500 records (three GetRecords pages) are all
     # delivered well before a second idle poll could have happened (a loaded machine needs

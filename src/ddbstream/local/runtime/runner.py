@@ -1,9 +1,10 @@
 """Threads that execute one event source mapping: a reader per shard and its lanes.
 
-- The **reader** polls its shard (``GetRecords``) about four times a second when idle and at
-  once while records remain, converts records to Lambda's format, applies the filter criteria
-  (a record that matches no filter is done at once), and deals each remaining record to a lane
-  by a hash of its partition key.
+- The **reader** polls its shard (``GetRecords``) four times a second when idle (a poll starts
+  every ``poll_interval``, however long the one before took) and at once while records remain,
+  converts records to Lambda's format, applies the filter criteria (a record that matches no
+  filter is done at once), and deals each remaining record to a lane by a hash of its
+  partition key.
 - Each **lane** (``ParallelizationFactor`` of them per shard) forms batches in order
   (``BatchSize``, ``MaximumBatchingWindowInSeconds`` counted from when the batch's first record
   was read, 6 MB), invokes the function, and applies
@@ -535,7 +536,9 @@ class ShardRunner:
             if not records:
                 with self.lock:
                     self.caught_up_since = started  # the latest poll that found nothing new
-                self._sleep(svc.poll_interval)
+                # a period, not a pause: the next poll starts poll_interval after this one
+                # started (Lambda's four polls a second), however long this one took
+                self._sleep(max(0.0, started + svc.poll_interval - time.monotonic()))
             else:
                 with self.lock:
                     self.caught_up_since = None
