@@ -120,6 +120,34 @@ def test_configuration_update_takes_effect_on_the_next_invocation(lab):
     assert [c["greeting"] for c in lab.calls()] == ["hello", "bonjour"]
 
 
+def test_the_configuration_is_read_in_process_as_get_function_configuration_answers_it(lab):
+    # Read before every invocation (a change is seen by the next one), from moto's backend in
+    # this process rather than over HTTP; for a function, a version and an alias the answer is
+    # GetFunctionConfiguration's.
+    lab.table()
+    lab.function(VERSIONED.format(version="v1"), env={"GREETING": "hello"})
+    fn_arn = lab.lam.get_function(FunctionName=lab.function_name)["Configuration"]["FunctionArn"]
+    version = lab.lam.publish_version(FunctionName=lab.function_name)["Version"]
+    alias_arn = lab.lam.create_alias(
+        FunctionName=lab.function_name, Name="live", FunctionVersion=version
+    )["AliasArn"]
+    lab.mapping()
+    rt = lab.runtime()
+    asked: list[str] = []
+    rt.services.clients.lambda_.meta.events.register(
+        "before-call.lambda.GetFunctionConfiguration", lambda **kw: asked.append("asked")
+    )
+    for arn in (fn_arn, f"{fn_arn}:{version}", alias_arn):
+        answer = lab.lam.get_function_configuration(FunctionName=arn)
+        answer.pop("ResponseMetadata")
+        assert json.loads(json.dumps(rt.services.functions.configuration(arn))) == answer, arn
+    for key in ("a", "b", "c"):  # three invocations
+        lab.put(key)
+        assert rt.wait_idle(20)
+    assert len(lab.calls()) == 3
+    assert asked == []
+
+
 def test_runs_the_deployed_package_not_the_working_tree(lab):
     # The zip carries its own `ddbstream` package; it wins over the one installed here.
     lab.table()
