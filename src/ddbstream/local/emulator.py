@@ -258,7 +258,12 @@ def _sns_signing_certificate_once() -> None:
     signatures of Amazon SNS messages": SHA256withRSA over each present field's name and value
     on lines of their own, in the order Message, MessageId, Subject, Timestamp, TopicArn, Type),
     with a certificate made once per subscription key. Its PEM is served where moto serves
-    them (the ``SigningCertURL``'s key name), so a subscriber can still verify."""
+    them (the ``SigningCertURL``'s key name), so a subscriber can still verify.
+
+    The key is RSA 1,024-bit where moto makes 2,048: signing is 0.15 ms instead of 0.9 ms a
+    message here, and it was nearly all of the delivery thread's time (7% of ``up``'s samples
+    at 100 notifications a second), holding the interpreter while the handler's next requests
+    waited. The certificate is local and self-signed; verifying works the same way."""
     global _signing_patched
     with _signing_patch_lock:
         if _signing_patched:
@@ -270,10 +275,16 @@ def _sns_signing_certificate_once() -> None:
 
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
         from cryptography.x509.oid import NameOID
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.sns import models as sns_models
+
+        @functools.lru_cache
+        def private_key(self: Any) -> rsa.RSAPrivateKey:
+            return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+
+        sns_models.Subscription.private_key = private_key  # type: ignore[method-assign]
 
         certs: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
         certs_lock = threading.Lock()
@@ -1203,8 +1214,8 @@ def _keep_alive_handler(base: type) -> type:
 
         def setup(self) -> None:
             super().setup()
-            # the header and the body go out as two writes: without this, Nagle's algorithm
-            # holds the body until the client's delayed ACK (~40 ms per request)
+            # without this, Nagle's algorithm holds a write (a 100 Continue, an answer larger
+            # than a packet) until the client's delayed ACK (~40 ms per request)
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def run_wsgi(self) -> None:
@@ -1263,9 +1274,11 @@ def _keep_alive_handler(base: type) -> type:
                 self.send_header("Content-Length", str(len(body)))
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.end_headers()
+            # the header and the body in one write (one send, one packet for a small answer)
+            self._headers_buffer.append(b"\r\n")
             if self.command != "HEAD" and body:
-                self.wfile.write(body)
+                self._headers_buffer.append(body)
+            self.flush_headers()
             self.wfile.flush()
 
     return KeepAliveHandler
