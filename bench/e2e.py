@@ -4,9 +4,11 @@ Runs against a local stack (``ddbstream up``; started here in a state directory 
 unless ``--state-dir`` names a running one) with the Terraform defaults the local stack uses
 (batch size 100, batching window 1 s):
 
-1. **Latency**: items put at a steady rate (default 100/s for 20 s); the audit log is polled
-   every 50 ms and each change's latency is the time from its put to the first poll that finds
-   its line (so it includes up to 50 ms of polling).
+1. **Latency**: items put at a steady rate (default 100/s: 5 s of warm-up reported apart, then
+   60 s timed); the audit log is polled every 50 ms and each change's latency is the time from
+   its put to the first poll that finds its line (so it includes up to 50 ms of polling). Then
+   20 s more at the same rate under py-spy, for where ``up``'s time goes (not timed: the
+   profiler's sampling takes CPU from the stack).
 2. **Drain**: the event source mapping is disabled, a backlog is written (default 1,000 items),
    the mapping is enabled, and the time until the last change is in the audit log gives the
    rate. Then the same with the seed-style handler (``seed_handler.py`` deployed as the
@@ -45,8 +47,10 @@ from ddbstream import packaging
 from ddbstream.local import clients, stack
 
 HERE = Path(__file__).resolve().parent
+#: Seconds of puts profiled with py-spy, after the timed ones.
+PROFILED_SECONDS = 20.0
 #: Threads putting items in the latency phase.
-WRITERS = 4
+WRITERS = 8
 REPORT = re.compile(r"REPORT RequestId: \S+\tDuration: ([0-9.]+) ms")
 
 
@@ -202,11 +206,23 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def latency(st: Stack, rate: float, seconds: float, profile: bool = True) -> dict[str, Any]:
+def latency(
+    st: Stack,
+    rate: float,
+    seconds: float,
+    warmup: float = 5.0,
+    profile: bool = True,
+    dump: Path | None = None,
+) -> dict[str, Any]:
+    """Puts at ``rate`` for ``warmup`` + ``seconds``, one steady stream; the changes of the
+    first ``warmup`` seconds are reported apart (the first invocations start the function's
+    worker; ``profile``: py-spy attaches to ``up`` halfway through them): the figures are the
+    steady state's."""
     user = f"bench-lat-{uuid.uuid4().hex[:8]}"
     w = Watcher(st, user)
     w.start()
     put_at: dict[str, float] = {}
+    n_warm = int(rate * warmup)
     n = int(rate * seconds)
     since_ms = int(time.time() * 1000)
 
@@ -215,28 +231,32 @@ def latency(st: Stack, rate: float, seconds: float, profile: bool = True) -> dic
         put_at[aid] = time.time()
 
     rec = None
-    if profile and spy.available():
-        rec = spy.Recording(st.pid, 10 * seconds, Path(tempfile.mkdtemp()) / "up.spy")
     # a few writers, so that one slow PutItem does not hold the schedule back (16 were tried:
     # at load 9 they reached the same 56/s, and the stack, saturated, fell seconds behind)
     with ThreadPoolExecutor(max_workers=WRITERS) as writers:
         t0 = time.time()
-        for i in range(n):
+        for i in range(n_warm + n):
+            # py-spy attaches halfway through the warm-up: its start stalls `up` briefly
+            if i == n_warm // 2 and profile and spy.available():
+                rec = spy.Recording(st.pid, 10 * seconds, Path(tempfile.mkdtemp()) / "up.spy")
+            if i == n_warm:
+                t_measured = time.time()
             due = t0 + i / rate
             if (wait := due - time.time()) > 0:
                 time.sleep(wait)
-            writers.submit(put, f"lat-{i:06d}")
-    achieved = n / (time.time() - t0)
+            writers.submit(put, f"{'warm' if i < n_warm else 'lat'}-{i:06d}")
+    achieved = n / (time.time() - t_measured)
     profiled = rec.finish() if rec is not None else None
     deadline = time.time() + 60
-    while len(w.seen) < n and time.time() < deadline:
+    while len(w.seen) < n_warm + n and time.time() < deadline:
         time.sleep(0.1)
     w.stop.set()
     w.join()
-    lat = [w.seen[a] - put_at[a] for a in put_at if a in w.seen]
+    measured = [a for a in put_at if a.startswith("lat-")]
+    lat = [w.seen[a] - put_at[a] for a in measured if a in w.seen]
+    warm = [w.seen[a] - put_at[a] for a in put_at if a.startswith("warm-") and a in w.seen]
     time.sleep(1.5)  # the last REPORT lines
     reports = sorted(st.reports(since_ms))  # (end, ms) of each invocation
-    inside = [d for _, d in reports]
     # each change's latency in two parts: waiting for the invocation that wrote it (the
     # stream, the runtime's polling, the batching window, the batch before it), then that
     # invocation until this poll of the audit log found it (the handler writes the audit object
@@ -244,13 +264,28 @@ def latency(st: Stack, rate: float, seconds: float, profile: bool = True) -> dic
     # that started before it was found.
     spans = sorted((end - ms / 1000, end) for end, ms in reports)
     starts = [start for start, _ in spans]
+    inside = [ms for end, ms in reports if end - ms / 1000 >= t_measured]
     parts: dict[str, list[float]] = {"before": [], "after": []}
-    for a, seen in w.seen.items():
+    for a in measured:
+        if a not in w.seen:
+            continue
+        seen = w.seen[a]
         i = bisect.bisect_right(starts, seen) - 1
-        if i < 0 or a not in put_at:
+        if i < 0:
             continue
         parts["before"].append(starts[i] - put_at[a])
         parts["after"].append(seen - starts[i])
+    if dump is not None:
+        dump.write_text(
+            json.dumps(
+                {
+                    "put_at": put_at,
+                    "seen": w.seen,
+                    "measured_from": t_measured,
+                    "invocations": spans,
+                }
+            )
+        )
     return {
         "handler_ms_p50": _pct(inside, 50) if inside else float("nan"),
         "handler_ms_max": max(inside) if inside else float("nan"),
@@ -262,6 +297,9 @@ def latency(st: Stack, rate: float, seconds: float, profile: bool = True) -> dic
         "p95": _pct(lat, 95),
         "p99": _pct(lat, 99),
         "max": max(lat) if lat else float("nan"),
+        "warm": {"n": n_warm, "found": len(warm), "p99": _pct(warm, 99), "max": max(warm)}
+        if warm
+        else None,
         "parts": {k: (_pct(v, 50), _pct(v, 99)) for k, v in parts.items() if v},
         "profile": profiled,
     }
@@ -355,14 +393,31 @@ def seed_zip() -> bytes:
     return buf.getvalue()
 
 
-def section(state_dir: Path | None, rate: float, seconds: float, backlog: int) -> None:
+def section(
+    state_dir: Path | None,
+    rate: float,
+    seconds: float,
+    backlog: int,
+    warmup: float = 5.0,
+    dump: Path | None = None,
+    profile: bool = True,
+) -> None:
     print("End to end on the local stack (moto in process, the local Lambda runtime)")
     st = Stack.up(state_dir)
     try:
         print(f"  load average before: {load()}")
-        lat = latency(st, rate, seconds)
+        # timed without the profiler: its sampling takes CPU from the stack (on 2 cores the
+        # handler's median went from 250 to 370 ms and the p99 up by 100-150 ms under it)
+        lat = latency(st, rate, seconds, warmup=warmup, profile=False, dump=dump)
+        if lat["warm"] is not None:
+            wm = lat["warm"]
+            print(
+                f"  warm-up, not counted: {wm['n']:,} changes in the first {warmup:g} s (the "
+                f"function's worker starts): p99 {wm['p99'] * 1000:.0f} ms, max "
+                f"{wm['max'] * 1000:.0f} ms"
+            )
         print(
-            f"  put -> audit object, {lat['n']:,} changes at {lat['rate']:.0f}/s: p50 "
+            f"  put -> audit object, the next {lat['n']:,} changes at {lat['rate']:.0f}/s: p50 "
             f"{lat['p50'] * 1000:.0f} ms, p95 {lat['p95'] * 1000:.0f} ms, p99 "
             f"{lat['p99'] * 1000:.0f} ms, max {lat['max'] * 1000:.0f} ms ({lat['found']:,} found; "
             "target p99 < 1,500 ms)"
@@ -385,11 +440,16 @@ def section(state_dir: Path | None, rate: float, seconds: float, backlog: int) -
                 f"{names[k]} {v[0] * 1000:.0f} / {v[1] * 1000:.0f}" for k, v in lat["parts"].items()
             )
         )
-        if lat["profile"] is not None:
-            print("  where the `ddbstream up` process's time went during those puts:")
-            for line in spy.report(lat["profile"]):
+        if profile and spy.available():
+            prof = latency(st, rate, PROFILED_SECONDS, warmup=2.0, profile=True)
+            print(
+                f"  where the `ddbstream up` process's time went: {PROFILED_SECONDS:g} s more at "
+                f"{prof['rate']:.0f}/s under py-spy (not timed above; p99 "
+                f"{prof['p99'] * 1000:.0f} ms meanwhile):"
+            )
+            for line in spy.report(prof["profile"]):
                 print(line)
-        else:
+        elif profile:
             print("  (no profile: py-spy is not installed; pip install -e '.[dev]')")
         ours = drain(st, backlog, seed=False)
         with tempfile.TemporaryDirectory() as tmp:
