@@ -485,6 +485,27 @@ def test_sqs_receive_still_drops_messages_past_the_queue_retention_period(
     assert [m["Body"] for m in got["Messages"]] == ["new"]
 
 
+def test_sqs_receive_still_hides_in_flight_and_delayed_messages(aws_client: Any) -> None:
+    """The visible messages are chosen with one clock reading per ReceiveMessage (moto read it
+    twice per message): a received message stays hidden for its visibility timeout, a delayed
+    one until its delay ends; then each is received."""
+    import time
+
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=f"visible-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="now")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=2)
+
+    def bodies(**kw: Any) -> list[str]:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, **kw)
+        return sorted(m["Body"] for m in got.get("Messages", []))
+
+    assert bodies(VisibilityTimeout=2) == ["now"]
+    assert bodies() == []  # "now" in flight, "later" delayed
+    time.sleep(2.3)
+    assert bodies() == ["later", "now"]
+
+
 def test_sqs_send_message_still_deduplicates_by_content_on_fifo_queues_only(
     aws_client: Any,
 ) -> None:

@@ -359,8 +359,9 @@ _paths_patched = False
 
 
 def _cheaper_request_paths() -> None:
-    """moto's module list read once; SQS's retention check without computing every attribute
-    (see the module docstring). Same answers as moto's."""
+    """moto's module list read once; SQS's retention check without computing every attribute,
+    its visible messages with one clock reading (see the module docstring). Same answers as
+    moto's."""
     global _paths_patched
     with _paths_patch_lock:
         if _paths_patched:
@@ -410,6 +411,17 @@ def _cheaper_request_paths() -> None:
 
         Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
         SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+        # The messages a ReceiveMessage may take: moto read the clock twice per message of the
+        # queue (visible, not delayed), which was 6% of `up`'s samples with the inbox's queue
+        # a burst deep. Once per call now; the same comparisons.
+        from moto.core.utils import unix_time_millis
+
+        def messages(self: Any) -> list[Any]:
+            now = unix_time_millis()
+            return [m for m in self._messages if now > m.visible_at and now >= m.delayed_until]
+
+        Queue.messages = property(messages)  # type: ignore[assignment,method-assign]
         _paths_patched = True
 
 
