@@ -14,9 +14,11 @@ the machine losing power:
   on disk too, so no client ever sees a change a crash could still take back.
 * On start, the last snapshot is restored and the journal's entries since it are replayed
   through the same application in process (:meth:`DurableApp.replay`), then a new snapshot is
-  taken and the journal emptied (:meth:`DurableApp.compact`, also run periodically and by
-  ``down``). Each snapshot records the sequence number of the last journal entry it holds, so a
-  crash between writing a snapshot and emptying the journal replays nothing twice.
+  taken and the journal emptied (:meth:`DurableApp.checkpoint`, also by ``down``). While
+  serving, :meth:`DurableApp.compact` takes one periodically: requests wait while the state is
+  copied, not while the copy is written, and the journal then drops the entries it holds. Each
+  snapshot records the sequence number of the last journal entry it holds, so a crash between
+  writing a snapshot and trimming the journal replays nothing twice.
 
 Deterministic replay: a replayed request must give what it gave the first time, or a resource
 created after the last snapshot comes back under a new id while Terraform's state, the runtime's
@@ -174,6 +176,24 @@ class Gate:
                 self._cond.notify_all()
 
 
+def _seq_of(line: bytes) -> int:
+    """The number of a journal line (it starts ``{"seq":N,``); a torn line counts as after
+    everything, so that it stays where a restore drops it."""
+    head = line[: line.find(b",")]
+    try:
+        return int(head.rpartition(b":")[2])
+    except ValueError:
+        return 1 << 62
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Journal:
     """An append-only file of requests, one JSON line each: ``{"seq", "environ", "body"}``."""
 
@@ -245,6 +265,35 @@ class Journal:
         self.synced = self.next_seq - 1
         self.appended = 0
         self.bytes = 0
+
+    def drop_through(self, seq: int) -> None:
+        """Drop the entries up to ``seq`` (a snapshot on disk holds them) and keep the later
+        ones; the file is replaced atomically, so a crash leaves either file, each of which a
+        restore reads right (it skips what the snapshot holds). Only while nobody appends."""
+        with self._sync:
+            while self._syncing:  # an fsync of the old file under way
+                self._sync.wait()
+            self._f.flush()
+            kept = [
+                line
+                for line in self.path.read_bytes().splitlines(keepends=True)
+                if line.strip() and _seq_of(line) > seq
+            ]
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with open(tmp, "wb") as f:
+                f.writelines(kept)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+            if self.fsync:
+                _fsync_dir(self.path.parent)
+            self._f.close()
+            self._f = open(self.path, "ab")  # noqa: SIM115 (kept open for the stack's life)
+            self.synced = self.next_seq - 1 if self.fsync else self.synced
+            self.appended = len(kept)
+            self.bytes = sum(len(line) for line in kept)
+            self._sync.notify_all()
 
     def close(self) -> None:
         self._f.close()
@@ -643,6 +692,27 @@ class DurableApp:
             elif journal_path is not None:
                 self.journal = Journal(journal_path, next_seq=last + 1, fsync=self.fsync)
             return result
+
+    def compact(self, dump: Callable[[int], bytes], write: Callable[[bytes], int]) -> int:
+        """A snapshot while serving: ``dump(last_seq)`` copies the state while no request runs
+        (it must hold every journaled request up to ``last_seq``); then requests go on while
+        ``write`` puts the copy on disk (returning its size), and only once it returned are the
+        journal's entries up to ``last_seq`` dropped. The state is consistent because the copy
+        is taken alone; nothing is lost because the journal keeps every entry until a snapshot
+        holding it is on disk. A crash between the two leaves the new snapshot and a journal
+        that still begins earlier: a restore skips what the snapshot holds."""
+        with self.gate.exclusive():
+            self.settle()  # the deliveries of the requests this snapshot holds
+            if self.journal is None:
+                raise RuntimeError("no journal: nothing to compact")
+            last = self.journal.next_seq - 1
+            blob = dump(last)
+        size = write(blob)  # requests are served meanwhile; the journal has them all
+        with self._mutex:  # no entry is appended while the file is replaced
+            if self.journal is not None:
+                self.journal.drop_through(last)
+            self.base_seq = last
+        return size
 
     def close_journal(self) -> None:
         with self.gate.exclusive():

@@ -154,7 +154,11 @@ def loads_with_meta(blob: bytes) -> tuple[list[str], dict[str, Any]]:
 def save(path: Path, meta: dict[str, Any] | None = None, fsync: bool = False) -> int:
     """Write a snapshot to ``path`` atomically; returns its size in bytes. With ``fsync``, the
     file and the rename are on disk when this returns (a journal may be emptied then)."""
-    blob = dumps(meta)
+    return write(path, dumps(meta), fsync=fsync)
+
+
+def write(path: Path, blob: bytes, fsync: bool = False) -> int:
+    """Write :func:`dumps`' bytes to ``path`` atomically, as :func:`save`; returns the size."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(blob)
