@@ -485,6 +485,32 @@ def test_sqs_receive_still_drops_messages_past_the_queue_retention_period(
     assert [m["Body"] for m in got["Messages"]] == ["new"]
 
 
+def test_published_messages_are_not_kept_in_the_topic(aws_client: Any) -> None:
+    """moto kept every published message in its topic; nothing reads it and SNS keeps nothing:
+    after 30 messages the topic holds none, and they are still delivered."""
+    import time
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    arn = sns.create_topic(Name=f"kept-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    url = sqs.create_queue(QueueName=f"kept-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn["QueueArn"])
+    for i in range(3):
+        entries = [{"Id": f"m{j}", "Message": f"{i}-{j}"} for j in range(10)]
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=entries)
+    topic = sns_backends[DEFAULT_ACCOUNT_ID][emulator.REGION].topics[arn]
+    assert len(topic.sent_notifications) == 0
+    got: set[str] = set()
+    deadline = time.monotonic() + 20
+    while len(got) < 30 and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            got.add(json.loads(m["Body"])["Message"])
+    assert len(got) == 30
+
+
 def test_sqs_receive_still_hides_in_flight_and_delayed_messages(aws_client: Any) -> None:
     """The visible messages are chosen with one clock reading per ReceiveMessage (moto read it
     twice per message): a received message stays hidden for its visibility timeout, a delayed
