@@ -730,3 +730,87 @@ def test_dropping_journal_entries_keeps_the_later_ones_and_appends_go_on(tmp_pat
     assert [e["seq"] for e in journal.Journal.read(tmp_path / "j")] == [4, 5, 6]
     assert j.synced == 6 and j.appended == 3
     j.close()
+
+
+LONG_POLL = textwrap.dedent(
+    """
+    import json, sys, threading, time
+    from pathlib import Path
+    from botocore.config import Config
+    from ddbstream.local import clients
+    from ddbstream.local.durable import DurableEmulator
+
+    d = DurableEmulator(Path(sys.argv[1]), compact_interval=3600)
+    d.restore()
+    emu = d.start()
+    d.begin()
+    cfg = Config(retries={"max_attempts": 1}, read_timeout=30)
+    ddb, sqs = (clients.client(s, emu.endpoint, config=cfg) for s in ("dynamodb", "sqs"))
+    ddb.create_table(
+        TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    url = sqs.create_queue(QueueName="polled")["QueueUrl"]
+    out = {}
+
+    def poll(name, wait):
+        start = time.monotonic()
+        try:
+            got = clients.client("sqs", emu.endpoint, config=cfg).receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
+            out[name] = [m["Body"] for m in got.get("Messages", [])]
+        except Exception as exc:  # the stack stopping
+            out[name] = type(exc).__name__
+        out[name + "_s"] = time.monotonic() - start
+
+    polling = threading.Thread(target=poll, args=("poll", 10))
+    polling.start()
+    time.sleep(1.0)  # the receive is waiting on the empty queue
+    start = time.monotonic()
+    snapshotted = threading.Thread(target=lambda: out.update(size=d.compact()))
+    snapshotted.start()
+    ddb.put_item(TableName="t", Item={"pk": {"S": "meanwhile"}})
+    out["put_s"] = time.monotonic() - start
+    snapshotted.join(30)
+    out["compact_s"] = time.monotonic() - start
+    out["polling_after_both"] = polling.is_alive()
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    polling.join(30)
+    poll("empty", 2)  # nothing sent: empty once the wait is over
+
+    # down (a checkpoint) while a receive waits: it does not wait for the receive either
+    polling = threading.Thread(target=poll, args=("at_stop", 10))
+    polling.start()
+    time.sleep(1.0)
+    start = time.monotonic()
+    d.stop(save=True)
+    out["stop_s"] = time.monotonic() - start
+    polling.join(30)
+    print(json.dumps(out))
+    """
+)
+
+
+def test_a_snapshot_does_not_wait_for_a_long_poll_nor_do_the_requests_behind_it(
+    tmp_path: Path,
+) -> None:
+    # A ReceiveMessage with WaitTimeSeconds waits for a message inside the request (AWS: "If a
+    # message is available, the call returns sooner than WaitTimeSeconds"). It waited inside
+    # the gate: a snapshot (which waits until no request runs) waited up to 10 s for it, and
+    # every request of the stack waited behind the snapshot. Now the receive waits outside it.
+    out = subprocess.run(
+        [sys.executable, "-c", LONG_POLL, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\n{res}")
+    assert res["size"] > 0
+    # generous bounds: the poll's wait is 10 s, and it was still waiting when both were done
+    assert res["compact_s"] < 5 and res["put_s"] < 5 and res["polling_after_both"]
+    assert res["poll"] == ["hello"] and res["poll_s"] < 9, "the message sent during the wait"
+    assert res["empty"] == [] and 1.9 <= res["empty_s"] < 6
+    assert res["stop_s"] < 5 and res["at_stop_s"] < 9 and res["at_stop"] != ["hello"]

@@ -75,7 +75,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl, urlencode
 
 #: Action names that only read (AWS's naming convention for read operations).
 READ_PREFIXES = (
@@ -418,12 +418,128 @@ FAULT_ACTIONS = {
 }
 
 
-def service_of(environ: dict[str, Any]) -> str | None:
-    """The signing service of a request (``Credential=KEY/DATE/REGION/SERVICE/aws4_request``)."""
+def _scope(environ: dict[str, Any]) -> list[str]:
     auth = str(environ.get("HTTP_AUTHORIZATION", ""))
     _, _, cred = auth.partition("Credential=")
-    parts = cred.split(",", 1)[0].split("/")
+    return cred.split(",", 1)[0].split("/")
+
+
+def service_of(environ: dict[str, Any]) -> str | None:
+    """The signing service of a request (``Credential=KEY/DATE/REGION/SERVICE/aws4_request``)."""
+    parts = _scope(environ)
     return parts[3] if len(parts) >= 5 else None
+
+
+def region_of(environ: dict[str, Any]) -> str:
+    """The signing region of a request (what moto serves it from); moto's default without one."""
+    parts = _scope(environ)
+    return parts[2] if len(parts) >= 5 and parts[2] else "us-east-1"
+
+
+#: How often a long poll waiting outside the gate receives again even when nothing was sent:
+#: a message whose visibility timeout or delay ends wakes nobody (moto's own loop: each 1 s).
+POLL_RECHECK = 0.5
+
+
+class LongPoll:
+    """An SQS ``ReceiveMessage`` that may wait (``WaitTimeSeconds`` > 0, given or the queue's
+    ``ReceiveMessageWaitTimeSeconds``), served as short receives: the same request with
+    ``WaitTimeSeconds`` 0, each inside the gate, and waits outside it between them.
+
+    In moto the wait happened inside the request, so inside :class:`Gate`'s shared side: a
+    long poll on an empty queue held every snapshot back for up to its wait (20 s at most),
+    and every other request of the stack queued behind that snapshot."""
+
+    def __init__(
+        self, environ: dict[str, Any], body: bytes, wait: int, account: str, region: str, name: str
+    ) -> None:
+        self.environ = environ  # the request with WaitTimeSeconds 0
+        self.body = body
+        self.wait = wait
+        self.where = (account, region, name)
+
+    def request(self) -> dict[str, Any]:
+        """A fresh copy of the short receive to hand to moto (it reads the body each time)."""
+        environ = dict(self.environ)
+        environ["wsgi.input"] = io.BytesIO(self.body)
+        environ["CONTENT_LENGTH"] = str(len(self.body))
+        return environ
+
+    def queue(self) -> Any | None:
+        """moto's queue object (None once deleted)."""
+        account, region, name = self.where
+        return _sqs_queue(account, region, name)
+
+    @classmethod
+    def of(cls, environ: dict[str, Any], body: bytes) -> LongPoll | None:
+        """The long poll a request is, or None: not a ReceiveMessage, no wait, a wait moto
+        refuses (it answers the error at once), or a queue not found (moto answers)."""
+        if action_of(environ, body) != "ReceiveMessage":
+            return None
+        env = dict(environ)
+        given: Any
+        if environ.get("HTTP_X_AMZ_TARGET"):  # JSON protocol (boto3, AWS CLI v2)
+            try:
+                doc = json.loads(body or b"{}")
+            except ValueError:
+                return None
+            if not isinstance(doc, dict):
+                return None
+            given, url = doc.get("WaitTimeSeconds"), doc.get("QueueUrl")
+            new_body = json.dumps({**doc, "WaitTimeSeconds": 0}).encode()
+        else:  # query protocol: parameters in the form body or the query string
+            form = _form(environ, body)
+            query = str(environ.get("QUERY_STRING", ""))
+            pairs = {
+                "form": parse_qsl(form, keep_blank_values=True),
+                "query": parse_qsl(query, keep_blank_values=True),
+            }
+            params = dict(pairs["query"] + pairs["form"])
+            given, url = params.get("WaitTimeSeconds"), params.get("QueueUrl")
+            kept = {k: [(n, v) for n, v in p if n != "WaitTimeSeconds"] for k, p in pairs.items()}
+            kept["form" if form else "query"].append(("WaitTimeSeconds", "0"))
+            new_body = urlencode(kept["form"]).encode() if form else body
+            env["QUERY_STRING"] = urlencode(kept["query"])
+        # moto takes the queue's name from the URL's last part (or the path, without one)
+        parts = str(url or environ.get("PATH_INFO", "")).rstrip("/").split("/")
+        region = region_of(environ)
+        found = None
+        for account in _accounts(environ, parts[-2] if len(parts) > 1 else ""):
+            queue = _sqs_queue(account, region, parts[-1])
+            if queue is not None:
+                found = account, queue
+                break
+        if found is None:
+            return None
+        try:
+            wait = int(found[1].receive_message_wait_time_seconds if given is None else given)
+        except (TypeError, ValueError):
+            return None
+        if not 0 < wait <= 20:  # no wait; or one moto refuses, at once
+            return None
+        return cls(env, new_body, wait, found[0], region, parts[-1])
+
+
+def _accounts(environ: dict[str, Any], in_url: str) -> list[str]:
+    """The accounts a queue may belong to, moto's choice first (its environment variable, its
+    header, else its default account; the stack's clients use the default), then the URL's."""
+    try:
+        from moto.core import DEFAULT_ACCOUNT_ID
+    except ImportError:  # not served by moto
+        return []
+    first = os.environ.get("MOTO_ACCOUNT_ID") or environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+    return [a for a in dict.fromkeys((first, DEFAULT_ACCOUNT_ID, in_url)) if a]
+
+
+def _sqs_queue(account: str, region: str, name: str) -> Any | None:
+    """moto's queue, if that account and region hold one by that name (creating nothing)."""
+    try:
+        from moto.sqs.models import sqs_backends
+    except ImportError:
+        return None
+    if account not in sqs_backends or region not in sqs_backends[account]:
+        return None
+    return sqs_backends[account][region].queues.get(name)
 
 
 class DurableApp:
@@ -483,27 +599,45 @@ class DurableApp:
                 return _error(start_response, "503 Service Unavailable", b"injected outage")
             if self.poison and self._reads_stream(environ):
                 return self._poisoned(environ, start_response)
-            journal = self.journal
-            if journal is None:
-                return list(self.app(environ, start_response))
-            body = _read_body(environ)
-            if not is_mutation(environ, body):
-                out = self._read(journal, environ, body, start_response)
-                # what this read saw may be a mutation applied and not yet on disk: answer
-                # once it is (nothing waits when no fsync is pending)
-                journal.sync(journal.next_seq - 1)
-                return out
-            with self._mutex:
-                if self.closing:  # waited while the stack began stopping: not applied
-                    return _stopping(start_response)
-                seed, at = f"{self.salt}/{journal.next_seq}", time.time()
-                seq = journal.append(environ, body, sync=False, seed=seed, time=at)
-                with self.reproducible(seed, at):
-                    out = list(self.app(environ, start_response))
-            # werkzeug sends the status and headers with the first body chunk, so nothing
-            # reaches the client before its entry is on disk
-            journal.sync(seq)
+            poll = self._long_poll(environ)
+            if poll is None:
+                return self._serve(environ, start_response)
+        return self._serve_long_poll(poll, start_response)  # waits outside the gate
+
+    def _long_poll(self, environ: dict[str, Any]) -> LongPoll | None:
+        """The long poll this request is (see :class:`LongPoll`), or None."""
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target is not None:
+            maybe = target == "AmazonSQS.ReceiveMessage"
+        else:  # the query protocol's form body, or its query string
+            maybe = "x-www-form-urlencoded" in str(environ.get("CONTENT_TYPE", "")) or (
+                "ReceiveMessage" in str(environ.get("QUERY_STRING", ""))
+            )
+        return LongPoll.of(environ, _read_body(environ)) if maybe else None
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """Any request but a long poll, inside the gate."""
+        journal = self.journal
+        if journal is None:
+            return list(self.app(environ, start_response))
+        body = _read_body(environ)
+        if not is_mutation(environ, body):
+            out = self._read(journal, environ, body, start_response)
+            # what this read saw may be a mutation applied and not yet on disk: answer
+            # once it is (nothing waits when no fsync is pending)
+            journal.sync(journal.next_seq - 1)
             return out
+        with self._mutex:
+            if self.closing:  # waited while the stack began stopping: not applied
+                return _stopping(start_response)
+            seed, at = f"{self.salt}/{journal.next_seq}", time.time()
+            seq = journal.append(environ, body, sync=False, seed=seed, time=at)
+            with self.reproducible(seed, at):
+                out = list(self.app(environ, start_response))
+        # werkzeug sends the status and headers with the first body chunk, so nothing
+        # reaches the client before its entry is on disk
+        journal.sync(seq)
+        return out
 
     def _read(
         self,
@@ -522,6 +656,56 @@ class DurableApp:
             with self._mutex:
                 journal.append_entry({"receipts": given}, sync=False)
         return out
+
+    def _serve_long_poll(self, poll: LongPoll, start_response: Callable[..., Any]) -> list[bytes]:
+        """A long poll as short receives, each inside the gate, waiting outside it between
+        them until a message comes or the wait ends. AWS: "If a message is available, the call
+        returns sooner than WaitTimeSeconds. If no messages are available and the wait time
+        expires, the call does not return a message list" (ReceiveMessage, WaitTimeSeconds);
+        what each receive returns (up to MaxNumberOfMessages, visibility) is moto's answer."""
+        deadline = time.monotonic() + poll.wait
+        while True:
+            with self.gate.shared():
+                if self.closed or self.closing:
+                    return _stopping(start_response)
+                queue = poll.queue()
+                seen = len(queue._messages) if queue is not None else 0
+                status, headers, out, given = self._receive_once(poll.request())
+            if given or queue is None or not status.startswith("200"):
+                break  # messages, or an error (the queue deleted meanwhile: moto's answer)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break  # the wait is over: the last, empty, answer
+            self._await_message(queue, seen, min(left, POLL_RECHECK))
+        start_response(status, headers)
+        return out
+
+    def _await_message(self, queue: Any, seen: int, timeout: float) -> None:
+        """Outside the gate: until the queue's message count changes from ``seen`` (moto's
+        SendMessage notifies the queue's condition in ``add_message``; checked again after a
+        delete or a redrive too), the stack begins stopping, or ``timeout``."""
+        cond = queue._messages_lock
+        with cond:
+            cond.wait_for(lambda: self.closing or len(queue._messages) != seen, timeout)
+
+    def _receive_once(self, environ: dict[str, Any]) -> tuple[str, Any, list[bytes], bool]:
+        """One short receive (inside the gate): status, headers, body, and whether it gave
+        out messages; the receipt handles journaled as :meth:`_read` does."""
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: None
+
+        journal = self.journal
+        with self.receipts() as given:
+            out = list(self.app(environ, capture))
+        if journal is not None:
+            if given:
+                with self._mutex:
+                    journal.append_entry({"receipts": given}, sync=False)
+            journal.sync(journal.next_seq - 1)  # as any read (and its receipts) on disk
+        return str(answer["status"]), answer["headers"], out, bool(given)
 
     def _faulty(self, environ: dict[str, Any]) -> bool:
         service = service_of(environ)
