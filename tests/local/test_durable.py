@@ -814,3 +814,31 @@ def test_a_snapshot_does_not_wait_for_a_long_poll_nor_do_the_requests_behind_it(
     assert res["poll"] == ["hello"] and res["poll_s"] < 9, "the message sent during the wait"
     assert res["empty"] == [] and 1.9 <= res["empty_s"] < 6
     assert res["stop_s"] < 5 and res["at_stop_s"] < 9 and res["at_stop"] != ["hello"]
+
+
+def test_a_message_deleted_after_a_long_poll_stays_deleted_after_kill_9(tmp_path: Path) -> None:
+    # A long poll's receipt handles are journaled as a short receive's are: after a crash the
+    # message deleted by its handle stays deleted, the one in flight stays hidden.
+    first = Child(tmp_path, compact_interval=3600)
+    sqs = first.client("sqs")
+    url = sqs.create_queue(QueueName="polled")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    timer = threading.Timer(1.0, lambda: sqs.send_message(QueueUrl=url, MessageBody="deleted"))
+    timer.start()
+    got = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=5, VisibilityTimeout=3600
+    )["Messages"]
+    assert [m["Body"] for m in got] == ["kept"]  # there at once: in flight from now on
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, VisibilityTimeout=3600)["Messages"]
+    timer.join()
+    assert [m["Body"] for m in got] == ["deleted"]  # came during the wait
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    sqs.send_message(QueueUrl=url, MessageBody="visible")
+    first.end(signal.SIGKILL)
+
+    second = Child(tmp_path)
+    try:
+        assert second.info["replayed"] > 0
+        assert _messages(second, url) == {"visible"}  # "deleted" gone, "kept" still in flight
+    finally:
+        second.end(signal.SIGTERM)

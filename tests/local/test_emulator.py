@@ -599,3 +599,158 @@ def test_connections_are_kept_alive_and_refused_once_stopped() -> None:
         assert status in (503, None)
     finally:
         emu.stop()
+
+
+def _send_later(sqs: Any, url: str, body: str, after: float) -> Any:
+    import threading
+
+    t = threading.Timer(after, lambda: sqs.send_message(QueueUrl=url, MessageBody=body))
+    t.start()
+    return t
+
+
+def _timed_receive(sqs: Any, **kw: Any) -> tuple[list[str], float]:
+    start = time.monotonic()
+    got = sqs.receive_message(**kw)
+    return sorted(m["Body"] for m in got.get("Messages", [])), time.monotonic() - start
+
+
+def test_sqs_long_poll_returns_as_soon_as_a_message_arrives_and_empty_when_the_wait_ends(
+    aws_client: Any,
+) -> None:
+    """AWS (ReceiveMessage, WaitTimeSeconds): "If a message is available, the call returns
+    sooner than WaitTimeSeconds. If no messages are available and the wait time expires, the
+    call does not return a message list"; without WaitTimeSeconds "the queue attribute by the
+    same name is used". The emulator serves a long poll as short receives with waits between
+    them outside its gate (journal.LongPoll): the same answers. Bounds are generous."""
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=f"long-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sender = _send_later(sqs, url, "one", 1.0)
+    bodies, took = _timed_receive(sqs, QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)
+    sender.join()
+    assert bodies == ["one"] and 0.8 <= took < 4
+    bodies, took = _timed_receive(sqs, QueueUrl=url, WaitTimeSeconds=2)
+    assert bodies == [] and 1.9 <= took < 6  # "one" in flight: nothing to give
+
+    waiting = sqs.create_queue(
+        QueueName=f"long-{uuid.uuid4().hex[:8]}", Attributes={"ReceiveMessageWaitTimeSeconds": "2"}
+    )["QueueUrl"]
+    bodies, took = _timed_receive(sqs, QueueUrl=waiting)  # the queue's wait
+    assert bodies == [] and 1.9 <= took < 6
+    sender = _send_later(sqs, waiting, "two", 0.5)
+    bodies, took = _timed_receive(sqs, QueueUrl=waiting)
+    sender.join()
+    assert bodies == ["two"] and took < 1.9
+
+
+def test_sqs_long_poll_keeps_max_number_of_messages_and_the_visibility_timeout(
+    aws_client: Any,
+) -> None:
+    """A long poll gives at most MaxNumberOfMessages, at once when they are there; a message it
+    gave is hidden for its VisibilityTimeout and then given again, by a receive already waiting
+    (nothing is sent: the waiting receive looks again on its own)."""
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=f"long-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(5)]
+    )
+    first, took = _timed_receive(sqs, QueueUrl=url, MaxNumberOfMessages=2, WaitTimeSeconds=5)
+    assert len(first) == 2 and took < 1.5
+    rest, _ = _timed_receive(
+        sqs, QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5, VisibilityTimeout=60
+    )
+    assert sorted(first + rest) == [f"m{i}" for i in range(5)]
+
+    hidden = sqs.create_queue(QueueName=f"long-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=hidden, MessageBody="a")
+    got, _ = _timed_receive(sqs, QueueUrl=hidden, WaitTimeSeconds=5, VisibilityTimeout=2)
+    assert got == ["a"]
+    again, took = _timed_receive(sqs, QueueUrl=hidden, WaitTimeSeconds=10)
+    assert again == ["a"] and 1.2 <= took < 6, "hidden for 2 s, then received again"
+
+
+def test_sqs_long_poll_over_the_query_protocol(aws_client: Any, moto_endpoint: str) -> None:
+    """Older clients (AWS CLI v1 before SQS's JSON protocol) send ReceiveMessage as a form:
+    ``Action=ReceiveMessage&WaitTimeSeconds=N``; served the same way, with the same answers."""
+    import re
+    import urllib.parse
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    from ddbstream.local import clients
+
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=f"long-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    creds = clients.session().get_credentials()
+
+    def receive(wait: int) -> tuple[list[str], float]:
+        form = urllib.parse.urlencode(
+            {
+                "Action": "ReceiveMessage",
+                "Version": "2012-11-05",
+                "QueueUrl": url,
+                "MaxNumberOfMessages": "10",
+                "WaitTimeSeconds": str(wait),
+            }
+        ).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        req = AWSRequest("POST", moto_endpoint + "/", data=form, headers=headers)
+        SigV4Auth(creds, "sqs", clients.REGION).add_auth(req)
+        start = time.monotonic()
+        with urllib.request.urlopen(
+            urllib.request.Request(moto_endpoint + "/", data=form, headers=dict(req.headers)),
+            timeout=30,
+        ) as resp:
+            text = resp.read().decode()
+        took = time.monotonic() - start
+        return re.findall(r"<Body>([^<]*)</Body>", text), took
+
+    sender = _send_later(sqs, url, "query", 1.0)
+    bodies, took = receive(5)
+    sender.join()
+    assert bodies == ["query"] and 0.8 <= took < 4
+    bodies, took = receive(1)
+    assert bodies == [] and 0.9 <= took < 5
+
+
+def test_which_receives_are_served_as_long_polls(aws_client: Any) -> None:
+    """A ReceiveMessage that may wait (WaitTimeSeconds 1-20, given or the queue's), in SQS's
+    JSON protocol or the query protocol (form body or query string), becomes a LongPoll whose
+    request says WaitTimeSeconds 0; one that does not wait, one moto refuses (over 20) and one
+    naming no queue moto has are left to moto."""
+    from urllib.parse import parse_qs
+
+    from ddbstream.local import journal
+
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=f"which-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    waits = sqs.create_queue(
+        QueueName=f"which-{uuid.uuid4().hex[:8]}", Attributes={"ReceiveMessageWaitTimeSeconds": "7"}
+    )["QueueUrl"]
+    auth = "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/sqs/aws4_request, Signed=x"
+    as_json = {"HTTP_X_AMZ_TARGET": "AmazonSQS.ReceiveMessage", "HTTP_AUTHORIZATION": auth}
+    as_form = {"CONTENT_TYPE": "application/x-www-form-urlencoded", "HTTP_AUTHORIZATION": auth}
+
+    def poll(environ: dict[str, Any], body: bytes = b"") -> Any:
+        return journal.LongPoll.of({"REQUEST_METHOD": "POST", **environ}, body)
+
+    got = poll(as_json, json.dumps({"QueueUrl": url, "WaitTimeSeconds": 5}).encode())
+    assert got.wait == 5 and json.loads(got.body) == {"QueueUrl": url, "WaitTimeSeconds": 0}
+    got = poll(as_json, json.dumps({"QueueUrl": waits}).encode())
+    assert got.wait == 7 and json.loads(got.body)["WaitTimeSeconds"] == 0
+    form = f"Action=ReceiveMessage&QueueUrl={url}&WaitTimeSeconds=20"
+    got = poll(as_form, form.encode())
+    assert got.wait == 20 and parse_qs(got.body.decode())["WaitTimeSeconds"] == ["0"]
+    got = poll({"QUERY_STRING": form, "HTTP_AUTHORIZATION": auth})
+    assert got.wait == 20 and parse_qs(got.environ["QUERY_STRING"])["WaitTimeSeconds"] == ["0"]
+    for body in (
+        {"QueueUrl": url, "WaitTimeSeconds": 0},
+        {"QueueUrl": url},  # the queue's wait: 0
+        {"QueueUrl": url, "WaitTimeSeconds": 21},
+        {"QueueUrl": url + "-gone", "WaitTimeSeconds": 5},
+    ):
+        assert poll(as_json, json.dumps(body).encode()) is None, body
+    sent = {"HTTP_X_AMZ_TARGET": "AmazonSQS.SendMessage", "HTTP_AUTHORIZATION": auth}
+    assert poll(sent, json.dumps({"QueueUrl": url, "WaitTimeSeconds": 5}).encode()) is None

@@ -41,6 +41,12 @@ in flight. Checked by tests/local/test_durable.py::test_a_replay_recreates_every
 the_ids_it_had (mapping, function, role, KMS key + alias + ciphertext, stream ARN and records,
 queue, messages and handles, subscription, Athena ids, a multipart upload).
 
+Requests run inside :class:`Gate`'s shared side, and a snapshot waits until none runs. A
+ReceiveMessage that may wait (``WaitTimeSeconds`` > 0, a long poll) would hold it for up to 20 s
+on an empty queue, and every request behind that snapshot with it; so it is served as short
+receives (:class:`LongPoll`), each inside the gate, waiting outside between them for a message
+(woken by moto's SendMessage, or every :data:`POLL_RECHECK` seconds).
+
 Limits of the replay: timestamps moto takes elsewhere than its clock (S3 bucket ``CreationDate``,
 Athena and Application Auto Scaling times, a dashboard's ``LastModified``: none compared by
 Terraform or the runtime) are the replay's; ids drawn from Python's ``random`` module,
@@ -608,12 +614,15 @@ class DurableApp:
         """The long poll this request is (see :class:`LongPoll`), or None."""
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target is not None:
-            maybe = target == "AmazonSQS.ReceiveMessage"
-        else:  # the query protocol's form body, or its query string
-            maybe = "x-www-form-urlencoded" in str(environ.get("CONTENT_TYPE", "")) or (
-                "ReceiveMessage" in str(environ.get("QUERY_STRING", ""))
-            )
-        return LongPoll.of(environ, _read_body(environ)) if maybe else None
+            if target != "AmazonSQS.ReceiveMessage":
+                return None
+        elif "ReceiveMessage" not in str(environ.get("QUERY_STRING", "")):
+            # the query protocol's form body (SNS, IAM, STS... use it too: a cheap look first)
+            if "x-www-form-urlencoded" not in str(environ.get("CONTENT_TYPE", "")):
+                return None
+            if b"ReceiveMessage" not in _read_body(environ):
+                return None
+        return LongPoll.of(environ, _read_body(environ))
 
     def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         """Any request but a long poll, inside the gate."""
