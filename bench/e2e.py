@@ -6,8 +6,8 @@ unless ``--state-dir`` names a running one) with the Terraform defaults the loca
 
 1. **Latency**: items put at a steady rate (default 100/s: 5 s of warm-up reported apart, then
    60 s timed); each change's latency is the time from its put to when S3 announced the audit
-   object holding its line (an ``s3:ObjectCreated`` event to a queue of the bench's own, read
-   every 50 ms: :class:`Arrivals`; so it includes up to 50 ms of polling). Then
+   object holding its line (an ``s3:ObjectCreated`` event to a queue of the bench's own,
+   long-polled: :class:`Arrivals`). Then
    20 s more at the same rate under py-spy, for where ``up``'s time goes (not timed: the
    profiler's sampling takes CPU from the stack).
 2. **Drain**: the event source mapping is disabled, a backlog is written (default 1,000 items),
@@ -172,13 +172,12 @@ class Stack:
 
 class Arrivals(threading.Thread):
     """Every object created in the audit bucket, as S3 announces it: the bucket sends an
-    ``s3:ObjectCreated:*`` event to a queue of the bench's own, read here every 50 ms.
+    ``s3:ObjectCreated:*`` event to a queue of the bench's own, long-polled here (a receive
+    answers as soon as an event is queued).
 
     Listing the bucket every 50 ms instead (what the bench did) cost the stack under test a
     sixth of its busy time, more as objects accumulate: ListObjectsV2 serialises every key.
-    A receive without a long poll (``WaitTimeSeconds`` 0): a waiting receive would hold the
-    emulator's snapshot back. The bucket's notification configuration is put back by
-    :meth:`close`."""
+    The bucket's notification configuration is put back by :meth:`close`."""
 
     def __init__(self, st: Stack) -> None:
         super().__init__(daemon=True)
@@ -208,7 +207,7 @@ class Arrivals(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             got = self.sqs.receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1
             ).get("Messages", [])
             now = time.time()
             for m in got:
@@ -224,8 +223,6 @@ class Arrivals(threading.Thread):
                         for i, m in enumerate(got)
                     ],
                 )
-            else:
-                time.sleep(0.05)
 
     def close(self) -> None:
         self.stop.set()
@@ -494,8 +491,8 @@ def section(
             f"median each, {lat['handler_ms_max']:.0f} ms the longest; a change waits for the "
             "invocation before its batch (the 1 s batching window counts from when its first "
             "record was read, also during that invocation; a full batch goes at once), the "
-            "runtime's polling (4/s when idle) and the bench's read of S3's "
-            f"object-created events (every 50 ms); load average after: {load()}"
+            "runtime's polling (4/s when idle) and the bench's long poll of S3's "
+            f"object-created events; load average after: {load()}"
         )
         names = {
             "before": "put -> the start of the invocation that wrote it",
