@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import uuid
 import zipfile
@@ -13,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ddbstream.local import emulator
+from ddbstream.local.emulator.once import once
 
 
 def test_policy_fix_lifts_only_the_insecure_transport_deny() -> None:
@@ -22,6 +24,41 @@ def test_policy_fix_lifts_only_the_insecure_transport_deny() -> None:
     assert not emulator._requires_insecure_transport({"Bool": {"aws:SecureTransport": "true"}})
     assert not emulator._requires_insecure_transport({"StringEquals": {"aws:SourceAccount": "1"}})
     assert not emulator._requires_insecure_transport(None)
+
+
+def test_a_patch_runs_once_whatever_the_threads_and_again_after_it_raised() -> None:
+    # patch_moto() is called from the server, the runtime, monitoring and tests, from any thread
+    runs: list[str] = []
+    release = threading.Event()
+
+    @once
+    def slow_patch() -> None:
+        runs.append(threading.current_thread().name)
+        release.wait(5)
+
+    callers = [threading.Thread(target=slow_patch, name=f"caller-{i}") for i in range(4)]
+    for t in callers:
+        t.start()
+    time.sleep(0.05)  # the others reach the patch while the first still runs it
+    release.set()
+    for t in callers:
+        t.join(10)
+    slow_patch()
+    assert len(runs) == 1
+
+    attempts: list[int] = []
+
+    @once
+    def fails_first() -> None:
+        attempts.append(len(attempts))
+        if len(attempts) == 1:
+            raise RuntimeError("first attempt")
+
+    with pytest.raises(RuntimeError):
+        fails_first()
+    fails_first()
+    fails_first()
+    assert attempts == [0, 1]  # not marked done by the failure; done after the success
 
 
 def test_tls_only_bucket_policy_still_admits_writes_and_other_denies_still_bite(
