@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,9 +58,11 @@ REPORT = re.compile(r"REPORT RequestId: \S+\tDuration: ([0-9.]+) ms")
 
 
 class Stack:
-    def __init__(self, state_dir: Path, started_here: bool) -> None:
+    def __init__(self, state_dir: Path, started_here: bool, temporary: bool = False) -> None:
         self.state_dir = state_dir
         self.started_here = started_here
+        #: a state directory the bench made for itself: removed once the stack is down
+        self.temporary = temporary
         state = stack.find_running(state_dir)
         if state is None:
             raise SystemExit(f"no running local stack in {state_dir}")
@@ -84,6 +87,7 @@ class Stack:
     def up(cls, state_dir: Path | None) -> Stack:
         if state_dir is not None and stack.find_running(state_dir) is not None:
             return cls(state_dir, started_here=False)
+        temporary = state_dir is None
         state_dir = state_dir or Path(tempfile.mkdtemp(prefix="ddbstream-bench-"))
         t0 = time.monotonic()
         print(f"  starting a local stack in {state_dir} (terraform apply: a minute or two) ...")
@@ -103,16 +107,20 @@ class Stack:
             timeout=900,
         )
         print(f"  up in {time.monotonic() - t0:.0f} s")
-        return cls(state_dir, started_here=True)
+        return cls(state_dir, started_here=True, temporary=temporary)
 
     def down(self) -> None:
         self.arrivals.close()
         if self.started_here:
-            subprocess.run(
+            done = subprocess.run(
                 [sys.executable, "-m", "ddbstream.cli", "down", "--state-dir", str(self.state_dir)],
                 capture_output=True,
                 timeout=300,
             )
+            if self.temporary and done.returncode == 0:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            elif self.temporary:
+                print(f"  `ddbstream down` failed; the stack's state is in {self.state_dir}")
 
     # -- writing and watching ---------------------------------------------------------------
 
