@@ -791,3 +791,75 @@ def test_which_receives_are_served_as_long_polls(aws_client: Any) -> None:
         assert poll(as_json, json.dumps(body).encode()) is None, body
     sent = {"HTTP_X_AMZ_TARGET": "AmazonSQS.SendMessage", "HTTP_AUTHORIZATION": auth}
     assert poll(sent, json.dumps({"QueueUrl": url, "WaitTimeSeconds": 5}).encode()) is None
+
+
+def test_sqs_delete_message_batch_answers_as_moto_did_in_one_walk(aws_client: Any) -> None:
+    """DeleteMessage(Batch) walks the queue once per call (moto walked it twice per handle):
+    the answers are moto's. A handle a message had before it was received again still deletes
+    it, a handle of a message already deleted (by another handle earlier in the same batch, or
+    before) succeeds, an
+    unknown one fails that entry alone with ReceiptHandleIsInvalid; the others stay."""
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=f"delete-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    for body in "abcd":
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    def handles(visibility: int) -> dict[str, str]:
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility
+        )
+        return {m["Body"]: m["ReceiptHandle"] for m in got.get("Messages", [])}
+
+    old = handles(0)  # visible again at once: the next receive gives new handles
+    new = handles(30)
+    assert sorted(old) == sorted(new) == list("abcd")
+    assert not set(old.values()) & set(new.values())
+    resp = sqs.delete_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "old-a", "ReceiptHandle": old["a"]},
+            {"Id": "new-a", "ReceiptHandle": new["a"]},
+            {"Id": "b", "ReceiptHandle": new["b"]},
+            {"Id": "bogus", "ReceiptHandle": "not-a-handle"},
+        ],
+    )
+    assert sorted(s["Id"] for s in resp["Successful"]) == ["b", "new-a", "old-a"]
+    [failed] = resp["Failed"]
+    assert failed["Id"] == "bogus" and failed["Code"] == "ReceiptHandleIsInvalid"
+    assert failed["SenderFault"] is True
+    assert failed["Message"] == (
+        'The input receipt handle "not-a-handle" is not a valid receipt handle.'
+    )
+    again = sqs.delete_message_batch(
+        QueueUrl=url, Entries=[{"Id": "b-again", "ReceiptHandle": new["b"]}]
+    )
+    assert [s["Id"] for s in again["Successful"]] == ["b-again"] and not again.get("Failed")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=new["c"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=new["c"])  # again: no error
+    with pytest.raises(ClientError) as err:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+    assert err.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=new["d"], VisibilityTimeout=0)
+    assert list(handles(30)) == ["d"]
+
+
+def test_receipts_report_the_handles_a_receive_gave_out_from_a_deep_queue() -> None:
+    """The receipt handles journaled after a ReceiveMessage (:func:`emulator.receipts`) are the
+    ones the receive gave out, found without walking the whole queue: the messages received
+    are the oldest visible, near its front."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    emulator.patch_moto()
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID][emulator.REGION]
+    name = f"receipts-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name)
+    for i in range(50):
+        backend.send_message(name, f"m{i}")
+    backend.receive_message(name, 3, 0, 0)  # visible again at once: older handles exist
+    with emulator.receipts() as given:
+        got = backend.receive_message(name, 10, 0, 30)
+    assert [m.body for m in got] == [f"m{i}" for i in range(10)]
+    assert [g[3] for g in given] == [m.id for m in got]
+    assert [g[4] for g in given] == [m.receipt_handle for m in got]
+    assert all(g[:3] == [DEFAULT_ACCOUNT_ID, emulator.REGION, name] for g in given)

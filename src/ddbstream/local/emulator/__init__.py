@@ -71,12 +71,16 @@ Every change this project makes to moto's behaviour lives in this package, appli
   :func:`.sns._sns_signing_certificate_once`).
 * moto's record of every message published to a topic is not kept (nothing reads it; it grew
   without bound and every snapshot copied it: :func:`.sns._forget_sent_notifications`).
-* Two of moto's per-request costs that grow with the work: the list of its service modules is
+* moto's per-request costs that grow with the work: the list of its service modules is
   read from disk once, not on every request, and SQS ReceiveMessage checks a message's
   retention against the queue's period directly, where moto computed every attribute of the
   queue (each counting all its messages) for every message it looked at: quadratic in the
   queue's depth; SendMessage (an SNS delivery too) likewise reads only the one attribute it
-  uses, and the visible messages are chosen with one clock reading, not two per message (see
+  uses, and the visible messages are chosen with one clock reading, not two per message;
+  DeleteMessage and DeleteMessageBatch find their handles in one walk of the queue per call
+  (moto walked it twice per handle and rebuilt it once per handle: quadratic in the depth of a
+  queue filling faster than it is drained, such as the local inbox's in a burst), under the
+  queue's lock, so an SNS delivery appending meanwhile is not lost (see
   :func:`.patches._cheaper_request_paths`).
 * Athena's ``DeleteNamedQuery``, which moto lacks (HTTP 500): ``terraform destroy`` of the
   stack's named query would otherwise retry until it times out (see

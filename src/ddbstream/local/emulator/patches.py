@@ -568,3 +568,74 @@ def _cheaper_request_paths() -> None:
         return [m for m in self._messages if now > m.visible_at and now >= m.delayed_until]
 
     Queue.messages = property(messages)  # type: ignore[assignment,method-assign]
+
+    # DeleteMessage(Batch): moto looked for a receipt handle by walking the queue twice per
+    # handle, building a list of each message's handles at every step, then rebuilt the queue
+    # once per handle: 27% of the emulator's samples with the inbox's queue a burst deep. Now
+    # one walk and one rebuild per call, under the queue's lock (an SNS delivery appending
+    # meanwhile, from another thread, could be lost between moto's walk and its rebuild).
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    def delete_handles(queue: Any, handles: list[str]) -> list[bool]:
+        """Delete, in order, the messages that ever had each handle, as moto's
+        ``Queue.delete_message`` did for each: True for a handle deleted now or before,
+        False for one no message had (moto's ReceiptHandleIsInvalid)."""
+        deleted = queue.deleted_messages
+        with queue._messages_lock:
+            wanted = {h for h in handles if h not in deleted}
+            holders: dict[str, list[Any]] = {}
+            if wanted:
+                for m in queue._messages:
+                    if m.receipt_handle in wanted:
+                        holders.setdefault(m.receipt_handle, []).append(m)
+                    for old in m._old_receipt_handles:
+                        if old in wanted and old != m.receipt_handle:
+                            holders.setdefault(old, []).append(m)
+            gone: set[int] = set()
+            answers = []
+            for h in handles:
+                if h in deleted:
+                    answers.append(True)
+                    continue
+                found = holders.get(h)
+                if not found:
+                    answers.append(False)
+                    continue
+                for m in found:
+                    if id(m) in gone:
+                        continue
+                    gone.add(id(m))
+                    queue.pending_messages.discard(m)
+                    deleted.update(m.all_receipt_handles)
+                answers.append(True)
+            if gone:
+                queue._messages = [m for m in queue._messages if id(m) not in gone]
+        return answers
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if not delete_handles(self, [receipt_handle])[0]:
+            raise ReceiptHandleIsInvalid()
+
+    def delete_message_batch(
+        self: Any, queue_name: str, receipts: list[dict[str, Any]]
+    ) -> tuple[list[str], list[dict[str, str]]]:
+        queue = self.get_queue(queue_name)
+        handles = [r["ReceiptHandle"] for r in receipts]
+        success, errors = [], []
+        for r, ok in zip(receipts, delete_handles(queue, handles), strict=True):
+            if ok:
+                success.append(r["Id"])
+            else:
+                errors.append(
+                    {
+                        "Id": r["Id"],
+                        "SenderFault": True,
+                        "Code": "ReceiptHandleIsInvalid",
+                        "Message": f'The input receipt handle "{r["ReceiptHandle"]}" is not a '
+                        "valid receipt handle.",
+                    }
+                )
+        return success, errors
+
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
+    SQSBackend.delete_message_batch = delete_message_batch  # type: ignore[method-assign]

@@ -120,8 +120,16 @@ def _reproducible_requests() -> None:
         result = receive(self, queue_name, *a, **k)
         seen = getattr(_request, "receipts", None)
         if seen is not None:
-            queue = self.get_queue(queue_name)
-            by_id = {m.id: m for m in queue._messages}
+            # the originals of the copies moto returned: the oldest visible ones, near the
+            # front, so the walk stops there (a dict of the whole queue cost a walk of it all)
+            wanted = {copy.id for copy in result}
+            by_id: dict[str, Any] = {}
+            if wanted:
+                for m in self.get_queue(queue_name)._messages:
+                    if m.id in wanted:
+                        by_id[m.id] = m
+                        if len(by_id) == len(wanted):
+                            break
             for copy in result:
                 m = by_id.get(copy.id)
                 if m is not None:
