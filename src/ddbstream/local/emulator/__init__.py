@@ -80,8 +80,9 @@ Every change this project makes to moto's behaviour lives in this package, appli
   DeleteMessage and DeleteMessageBatch find their handles in one walk of the queue per call
   (moto walked it twice per handle and rebuilt it once per handle: quadratic in the depth of a
   queue filling faster than it is drained, such as the local inbox's in a burst), under the
-  queue's lock, so an SNS delivery appending meanwhile is not lost (see
-  :func:`.patches._cheaper_request_paths`).
+  queue's lock, so an SNS delivery appending meanwhile is not lost; the query protocol's parser
+  (SNS) learns whether a structure has parameters by bisecting the request's sorted names, not
+  by walking them all for each structure (see :func:`.patches._cheaper_request_paths`).
 * Athena's ``DeleteNamedQuery``, which moto lacks (HTTP 500): ``terraform destroy`` of the
   stack's named query would otherwise retry until it times out (see
   :func:`.patches._athena_delete_named_query`).
