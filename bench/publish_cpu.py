@@ -11,6 +11,11 @@ has every message. Printed: calls per second while publishing, and the server's 
 (from /proc, from the first call until the inbox has drained the last message).
 
     .venv/bin/python bench/publish_cpu.py [--seconds 15] [--threads 10] [--profile FILE]
+    .venv/bin/python bench/publish_cpu.py --calls 100 --rounds 5   # drains like bench-e2e's
+
+With ``--seconds`` the calls come faster than the inbox drains them and its queue grows
+thousands deep (what costs with the depth shows); ``--calls`` sends rounds of that many calls,
+each drained before the next (``drained_s`` then sums the rounds).
 
 ``--profile FILE`` records the server with py-spy meanwhile (raw format, ``--nonblocking``,
 ``--gil``: only the thread holding the interpreter, so a thread waiting for it, or in a C call
@@ -97,6 +102,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--threads", type=int, default=10)
+    p.add_argument(
+        "--calls",
+        type=int,
+        default=0,
+        help="instead of --seconds: rounds of this many calls (100: the 1,000-change backlog of "
+        "make bench-e2e), each drained by the inbox before the next",
+    )
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--profile", type=Path, default=None)
     args = p.parse_args()
 
@@ -147,10 +160,13 @@ def main() -> None:
             failed = [0]
             lock = threading.Lock()
             stop = time.monotonic() + args.seconds
+            limit = [args.calls or 1 << 62]
 
             def publish() -> None:
-                while time.monotonic() < stop:
+                while time.monotonic() < stop or args.calls:
                     with lock:
+                        if calls[0] >= limit[0]:
+                            return
                         calls[0] += 1
                         n = calls[0]
                     resp = sns.publish_batch(
@@ -160,20 +176,24 @@ def main() -> None:
                         failed[0] += 1
 
             cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
-            threads = [threading.Thread(target=publish) for _ in range(args.threads)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            published = time.monotonic() - t0
-            expected = (calls[0] + 1) * 10
-            while True:
-                server.stdin.write("count\n")
-                server.stdin.flush()
-                got = json.loads(server.stdout.readline())["received"]
-                if got >= expected:
-                    break
-                time.sleep(0.05)
+            published = 0.0
+            for _ in range(args.rounds if args.calls else 1):
+                r0 = time.monotonic()
+                threads = [threading.Thread(target=publish) for _ in range(args.threads)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                published += time.monotonic() - r0
+                expected = (calls[0] + 1) * 10
+                while True:
+                    server.stdin.write("count\n")
+                    server.stdin.flush()
+                    got = json.loads(server.stdout.readline())["received"]
+                    if got >= expected:
+                        break
+                    time.sleep(0.02)
+                limit[0] += args.calls
             drained = time.monotonic() - t0
             cpu = cpu_seconds(server.pid) - cpu0
             if spy is not None:

@@ -915,3 +915,22 @@ def test_query_protocol_parsing_by_sorted_names_gives_what_walking_every_name_ga
     assert (
         "MessageAttributes" not in got[0] and got[1]["MessageAttributes"]["n"]["StringValue"] == "1"
     )
+
+
+def test_sqs_receipt_handles_keep_moto_form_and_follow_the_request_seed() -> None:
+    """A receipt handle is 185 lowercase letters, as moto made them, each receive a new one;
+    drawn inside :func:`emulator.reproducible` it is the same for the same seed (a replayed
+    request draws what it drew)."""
+    import string
+
+    from moto.sqs import models as sqs_models
+
+    emulator.patch_moto()
+    handles = {sqs_models.generate_receipt_handle() for _ in range(50)}
+    assert len(handles) == 50
+    assert all(len(h) == 185 and set(h) <= set(string.ascii_lowercase) for h in handles)
+    seeded = []
+    for _ in range(2):
+        with emulator.reproducible("salt/7", 1_700_000_000.0):
+            seeded.append(sqs_models.generate_receipt_handle())
+    assert seeded[0] == seeded[1] and seeded[0] not in handles

@@ -38,6 +38,8 @@ Every change this project makes to moto's behaviour lives in this package, appli
   time, so a crash recovery's replay of the journal recreates every resource with the id, ARN
   and timestamps it had; an SQS ReceiveMessage reports the receipt handles it gave out
   (:func:`receipts`), which the journal keeps and a replay gives back (:func:`apply_receipts`).
+  A receipt handle (185 lowercase letters, moto's form) is drawn with one draw per letter
+  (``choices``), not through ``choice``'s several Python-level draws per letter.
   See :func:`.replay._reproducible_requests` and :mod:`ddbstream.local.journal`.
 * CloudWatch: alarms start in INSUFFICIENT_DATA and keep their state when updated, a change of
   state publishes CloudWatch's notification to the alarm's SNS actions, DescribeAlarmHistory

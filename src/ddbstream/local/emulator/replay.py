@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import os
 import random
+import string
 import threading
 import types
 from collections.abc import Iterator
@@ -113,6 +114,21 @@ def _reproducible_requests() -> None:
     )
 
     from moto.sqs import models as sqs_models
+    from moto.sqs import utils as sqs_utils
+
+    # An SQS receipt handle is 185 lowercase letters (moto's form). moto drew each with
+    # ``choice``, which goes through the Python-level draws above once or more per letter: a
+    # tenth of the emulator's time with the inbox receiving. ``choices`` draws one float per
+    # letter, from the request's generator when there is one (the same handle for the same
+    # seed), else from moto's: the same form, the same uniform letters.
+    letters = string.ascii_lowercase
+
+    def generate_receipt_handle() -> str:
+        rng = getattr(_request, "rng", None)
+        return "".join((rng or mock_random).choices(letters, k=185))
+
+    sqs_utils.generate_receipt_handle = generate_receipt_handle
+    sqs_models.generate_receipt_handle = generate_receipt_handle  # type: ignore[attr-defined]
 
     receive = sqs_models.SQSBackend.receive_message
 
