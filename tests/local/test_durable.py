@@ -842,3 +842,28 @@ def test_a_message_deleted_after_a_long_poll_stays_deleted_after_kill_9(tmp_path
         assert _messages(second, url) == {"visible"}  # "deleted" gone, "kept" still in flight
     finally:
         second.end(signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Action=PublishBatch&Version=2010-03-31&TopicArn=arn",
+        "Action=Publish",
+        "Version=2010-03-31&Action=ReceiveMessage&QueueUrl=q",
+        "Action=&Action=DeleteMessage",
+        "Action=A%2BB+C&Action=Other",
+        "Action=Caf%C3%A9%FF&x=1",
+        "Actions=X&Action=Y",
+        "Version=1",
+        "",
+    ],
+)
+def test_the_action_of_a_form_is_what_parse_qs_finds_first(form: str) -> None:
+    """The journal reads the action of a query-protocol request from a form starting
+    ``Action=NAME&`` without decoding the rest of it (a PublishBatch's ~10 KB): the answer is
+    still the first non-empty ``Action`` field, decoded, as ``parse_qs`` gives it."""
+    from urllib.parse import parse_qs
+
+    environ = {"CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8"}
+    expected = (parse_qs(form).get("Action") or [None])[0]
+    assert journal.action_of(environ, form.encode()) == expected

@@ -81,7 +81,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode
 
 #: Action names that only read (AWS's naming convention for read operations).
 READ_PREFIXES = (
@@ -120,10 +120,24 @@ def action_of(environ: dict[str, Any], body: bytes) -> str | None:
     if "/operation/" in path:
         return path.rsplit("/operation/", 1)[1].split("/", 1)[0]
     for source in (str(environ.get("QUERY_STRING", "")), _form(environ, body)):
-        found = parse_qs(source).get("Action")
+        found = _first_action(source)
         if found:
-            return found[0]
+            return found
     return None
+
+
+def _first_action(form: str) -> str | None:
+    """``parse_qs(form).get("Action")[0]``: the first non-empty ``Action`` field, decoded.
+    botocore writes it first, so a form starting ``Action=NAME&`` is answered without
+    decoding the rest (a PublishBatch body is ~10 KB: parsing it all was 5% of the
+    emulator's time, besides werkzeug's and moto's own parse of the same form)."""
+    if form.startswith("Action="):
+        end = form.find("&")
+        raw = form[7:] if end < 0 else form[7:end]
+        if raw:
+            return unquote(raw.replace("+", " "))
+    found = parse_qs(form).get("Action")
+    return found[0] if found else None
 
 
 def _form(environ: dict[str, Any], body: bytes) -> str:

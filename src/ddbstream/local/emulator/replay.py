@@ -118,14 +118,16 @@ def _reproducible_requests() -> None:
 
     # An SQS receipt handle is 185 lowercase letters (moto's form). moto drew each with
     # ``choice``, which goes through the Python-level draws above once or more per letter: a
-    # tenth of the emulator's time with the inbox receiving. ``choices`` draws one float per
+    # tenth of the emulator's time with the inbox receiving. One float is drawn per
     # letter, from the request's generator when there is one (the same handle for the same
-    # seed), else from moto's: the same form, the same uniform letters.
+    # seed), else from moto's own state: the same form, the same uniform letters.
     letters = string.ascii_lowercase
+    moto_draw = random.Random.random.__get__(mock_random)  # its own state, past the override
 
     def generate_receipt_handle() -> str:
         rng = getattr(_request, "rng", None)
-        return "".join((rng or mock_random).choices(letters, k=185))
+        draw = rng.random if rng is not None else moto_draw
+        return "".join([letters[int(draw() * 26)] for _ in range(185)])  # what choices does
 
     sqs_utils.generate_receipt_handle = generate_receipt_handle
     sqs_models.generate_receipt_handle = generate_receipt_handle  # type: ignore[attr-defined]
