@@ -83,6 +83,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode
 
+from ddbstream.local import snapshot
+
 #: Action names that only read (AWS's naming convention for read operations).
 READ_PREFIXES = (
     "Get",
@@ -206,14 +208,6 @@ def _seq_of(line: bytes) -> int:
         return 1 << 62
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Journal:
     """An append-only file of requests, one JSON line each: ``{"seq", "environ", "body"}``."""
 
@@ -299,15 +293,7 @@ class Journal:
                 for line in self.path.read_bytes().splitlines(keepends=True)
                 if line.strip() and _seq_of(line) > seq
             ]
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            with open(tmp, "wb") as f:
-                f.writelines(kept)
-                if self.fsync:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-            if self.fsync:
-                _fsync_dir(self.path.parent)
+            snapshot.write(self.path, b"".join(kept), fsync=self.fsync)  # atomic, as a snapshot
             self._f.close()
             self._f = open(self.path, "ab")  # noqa: SIM115 (kept open for the stack's life)
             self.synced = self.next_seq - 1 if self.fsync else self.synced

@@ -158,7 +158,8 @@ def save(path: Path, meta: dict[str, Any] | None = None, fsync: bool = False) ->
 
 
 def write(path: Path, blob: bytes, fsync: bool = False) -> int:
-    """Write :func:`dumps`' bytes to ``path`` atomically, as :func:`save`; returns the size."""
+    """Write ``blob`` (:func:`dumps`' bytes, or a trimmed journal) to ``path`` atomically, as
+    :func:`save`; returns its size."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(blob)
