@@ -655,6 +655,19 @@ def test_a_replayed_request_that_fails_does_not_stop_the_replay(tmp_path: Path) 
     assert durable.replay_errors == 1 and applied == ["/a", "/c"] and given == [[]]
 
 
+def _script_result(script: str, state_dir: Path) -> dict[str, Any]:
+    """Run ``script`` (a durable emulator of its own on ``state_dir``) in a fresh process;
+    the JSON it printed last."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 COMPACT = textwrap.dedent(
     """
     import json, sys, threading
@@ -705,14 +718,7 @@ def test_requests_are_answered_while_a_snapshot_is_written_and_the_journal_keeps
     # The state is copied while no request runs; writing the copy to disk (0.5-1 s for a
     # busy stack's 30 MB) no longer holds the stack's requests. Until the copy is on disk the
     # journal keeps every entry; then it drops those the snapshot holds and keeps the later.
-    out = subprocess.run(
-        [sys.executable, "-c", COMPACT, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = _script_result(COMPACT, tmp_path)
     assert res["answered"] and res["size"] > 0
     last = res["snapshot_seq"]
     assert res["during"] and res["during"][-1] > last  # "during" was journaled meanwhile
@@ -799,14 +805,7 @@ def test_a_snapshot_does_not_wait_for_a_long_poll_nor_do_the_requests_behind_it(
     # message is available, the call returns sooner than WaitTimeSeconds"). It waited inside
     # the gate: a snapshot (which waits until no request runs) waited up to 10 s for it, and
     # every request of the stack waited behind the snapshot. Now the receive waits outside it.
-    out = subprocess.run(
-        [sys.executable, "-c", LONG_POLL, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = _script_result(LONG_POLL, tmp_path)
     print(f"\n{res}")
     assert res["size"] > 0
     # generous bounds: the poll's wait is 10 s, and it was still waiting when both were done
