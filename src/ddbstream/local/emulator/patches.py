@@ -13,6 +13,7 @@ import json
 import threading
 from typing import Any
 
+from .compat import check_moto_version, moved, original
 from .once import once
 from .replay import _reproducible_requests
 from .sns import (
@@ -25,7 +26,11 @@ from .sns import (
 def patch_moto() -> None:
     """Apply this project's changes to moto's behaviour (idempotent; what and why: the package's
     docstring). Every patch of moto is applied from here (:func:`.replay.reproducible` and
-    :func:`.replay.receipts` make sure of theirs too, with the same once-only call)."""
+    :func:`.replay.receipts` make sure of theirs too, with the same once-only call).
+
+    Raises :class:`.compat.UnsupportedMotoError` (exit 2) on a moto the patches are not
+    written for, before any patch is applied."""
+    check_moto_version()
     _disable_moto_lambda_side_effects()
     _deliver_sns_after_publish()
     _forget_sent_notifications()
@@ -41,6 +46,7 @@ def patch_moto() -> None:
     _s3_bucket_metrics_configurations()
     _count_put_requests()
     _athena_delete_named_query()
+    _athena_over_both_protocols()
     _appautoscaling_tags()
     from ddbstream.local.monitoring import cloudwatch
 
@@ -59,6 +65,8 @@ def _disable_moto_lambda_side_effects() -> None:
     default_user_config["lambda"]["use_docker"] = False
     default_user_config["batch"]["use_docker"] = False
 
+    original(lambda_models.LambdaBackend, "send_dynamodb_items", "function_arn", "items", "source")
+
     def _no_stream_invoke(self: object, function_arn: str, items: list, source: str) -> None:
         return None
 
@@ -74,7 +82,9 @@ def _validate_event_source_mappings() -> None:
     from ddbstream.local.runtime.validation import MappingRequestError, check_mapping_request
 
     backend = lambda_models.LambdaBackend
-    create, update = backend.create_event_source_mapping, backend.update_event_source_mapping
+    create = original(backend, "create_event_source_mapping", "spec")
+    update = original(backend, "update_event_source_mapping", "uuid", "spec")
+    original(backend, "get_event_source_mapping", "uuid")
 
     def checked(request: dict[str, Any], source_arn: str | None, is_create: bool) -> None:
         try:
@@ -103,7 +113,7 @@ def _validate_event_source_mappings() -> None:
     # LastProcessingResult: moto answers null; Lambda "No records processed" until the
     # first invocation, then the runtime's result of the last one (runtime/aws.py)
     esm_class = lambda_models.EventSourceMapping
-    configuration = esm_class.get_configuration
+    configuration = original(esm_class, "get_configuration")
 
     def get_configuration(self: Any) -> dict[str, Any]:
         out = dict(configuration(self))
@@ -153,10 +163,15 @@ def _mappings_listed_by_function_name() -> None:
     listed nothing."""
     from moto.awslambda import models as lambda_models
 
-    original = lambda_models.LambdaBackend.list_event_source_mappings
+    listed = original(
+        lambda_models.LambdaBackend,
+        "list_event_source_mappings",
+        "event_source_arn",
+        "function_name",
+    )
 
     def list_event_source_mappings(self: Any, event_source_arn: str, function_name: str) -> Any:
-        found = original(self, event_source_arn, None)
+        found = listed(self, event_source_arn, None)
         if not function_name:
             return found
         wanted = _function_key(function_name)
@@ -171,11 +186,9 @@ def _keep_lambda_logging_config() -> None:
     returns it, with Lambda's defaults (``Text``, ``/aws/lambda/NAME``) when none was given."""
     from moto.awslambda.models import LambdaFunction
 
-    init, get, update = (
-        LambdaFunction.__init__,
-        LambdaFunction.get_configuration,
-        LambdaFunction.update_configuration,
-    )
+    init = original(LambdaFunction, "__init__", "account_id", "spec")
+    get = original(LambdaFunction, "get_configuration")
+    update = original(LambdaFunction, "update_configuration", "config_updates")
 
     def __init__(self: Any, account_id: str, spec: dict[str, Any], *a: Any, **kw: Any) -> None:
         init(self, account_id, spec, *a, **kw)
@@ -218,10 +231,10 @@ def _deterministic_stream_event_ids() -> None:
 
     from moto.dynamodb.models import table as table_models
 
-    original = table_models.StreamRecord.__init__
+    init = original(table_models.StreamRecord, "__init__", "table", "stream_type", "event_name")
 
     def __init__(self: Any, table: Any, stream_type: str, event_name: str, *a: Any, **k: Any):
-        original(self, table, stream_type, event_name, *a, **k)
+        init(self, table, stream_type, event_name, *a, **k)
         seq = self.record["dynamodb"]["SequenceNumber"]
         ident = f"{table.table_arn}/{table.latest_stream_label}/{seq}"
         self.record["eventID"] = hashlib.md5(ident.encode(), usedforsecurity=False).hexdigest()
@@ -240,7 +253,11 @@ def _stream_errors_as_on_aws() -> None:
     from moto.core.exceptions import JsonRESTError
     from moto.dynamodbstreams import models as streams_models
 
-    original = streams_models.DynamoDBStreamsBackend.get_shard_iterator
+    backend = streams_models.DynamoDBStreamsBackend
+    shard_iterator = original(
+        backend, "get_shard_iterator", "arn", "shard_id", "shard_iterator_type", "sequence_number"
+    )
+    original(backend, "_get_table_from_arn", "arn")
 
     def get_shard_iterator(
         self: Any,
@@ -267,7 +284,7 @@ def _stream_errors_as_on_aws() -> None:
                 "TrimmedDataAccessException",
                 "The data you are trying to access has been trimmed.",
             )
-        return original(self, arn, shard_id, shard_iterator_type, sequence_number)
+        return shard_iterator(self, arn, shard_id, shard_iterator_type, sequence_number)
 
     streams_models.DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign]
 
@@ -288,7 +305,14 @@ def _fix_policy_conditions() -> None:
     """
     from moto.iam import access_control as ac
 
-    original = ac.IAMPolicyStatement.is_action_permitted
+    permitted = original(
+        ac.IAMPolicyStatement,
+        "is_action_permitted",
+        "action",
+        "resource",
+        "principal",
+        "incoming_condition_values",
+    )
 
     def is_action_permitted(
         self: Any,
@@ -299,7 +323,7 @@ def _fix_policy_conditions() -> None:
     ) -> Any:
         if _requires_insecure_transport(self._statement.get("Condition")):
             return ac.PermissionResult.NEUTRAL
-        return original(self, action, resource, principal, incoming_condition_values)
+        return permitted(self, action, resource, principal, incoming_condition_values)
 
     ac.IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
 
@@ -351,9 +375,9 @@ def _s3_bucket_metrics_configurations() -> None:
         )
         return 404, {"Content-Type": "application/xml"}, body
 
-    original_put = S3Response._bucket_response_put
-    original_get = S3Response._bucket_response_get
-    original_delete = S3Response._bucket_response_delete
+    original_put = original(S3Response, "_bucket_response_put", "request", "bucket_name")
+    original_get = original(S3Response, "_bucket_response_get", "bucket_name", "querystring")
+    original_delete = original(S3Response, "_bucket_response_delete", "bucket_name", "querystring")
 
     def put(self: Any, request: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
         if "metrics" not in querystring:
@@ -393,10 +417,10 @@ def _count_put_requests() -> None:
 
     from moto.s3.models import S3Backend
 
-    original = S3Backend.put_object
+    put = original(S3Backend, "put_object", "bucket_name", "key_name")
 
     def put_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, bucket_name, key_name, *args, **kwargs)
+        result = put(self, bucket_name, key_name, *args, **kwargs)
         with contextlib.suppress(Exception):  # the metric never fails the PUT
             bucket = self.get_bucket(bucket_name)
             found: dict[str, bytes] = getattr(bucket, "ddbstream_metrics", None) or {}
@@ -446,7 +470,7 @@ def _athena_delete_named_query() -> None:
         self.athena_backend.delete_named_query(self._get_param("NamedQueryId"))
         return "{}"
 
-    original_get = athena_responses.AthenaResponse.get_named_query
+    original_get = original(athena_responses.AthenaResponse, "get_named_query")
 
     def get_named_query(self: Any) -> str:
         query_id = self._get_param("NamedQueryId")
@@ -457,6 +481,62 @@ def _athena_delete_named_query() -> None:
     athena_models.AthenaBackend.delete_named_query = delete_named_query  # type: ignore[attr-defined]
     athena_responses.AthenaResponse.delete_named_query = respond  # type: ignore[attr-defined]
     athena_responses.AthenaResponse.get_named_query = get_named_query  # type: ignore[method-assign]
+
+
+#: Athena's JSON-protocol metadata, as botocore described Athena up to 1.43 (``json``): the
+#: target prefix of its ``X-Amz-Target`` header and the JSON version of its content type.
+ATHENA_JSON_METADATA = {"targetPrefix": "AmazonAthena", "jsonVersion": "1.1"}
+
+
+def athena_model_both_protocols(model: dict[str, Any]) -> dict[str, Any]:
+    """Athena's service model (botocore's ``service-2``) with both wire protocols declared.
+
+    botocore 1.44 describes Athena as ``rest-json`` only (paths such as ``POST /workgroups``);
+    up to 1.43, and in the hashicorp/aws provider 5.x and the AWS CLI v1, it is ``json``
+    (``POST /`` with ``X-Amz-Target: AmazonAthena.CreateWorkGroup``). Athena accepts both;
+    moto routes a request only by the protocols the installed botocore lists, so a client of
+    the other generation got a 404. ``rest-json`` is added only when the model carries its
+    paths (a json-only model from botocore <= 1.43 has none). A copy: botocore's clients in the
+    same process keep reading the model as it is."""
+    meta = dict(model["metadata"])
+    protocols = list(meta.get("protocols") or [meta["protocol"]])
+    if "json" not in protocols:
+        protocols.append("json")
+        for key, value in ATHENA_JSON_METADATA.items():
+            meta.setdefault(key, value)
+    has_paths = any(
+        op.get("http", {}).get("requestUri", "/") != "/" for op in model["operations"].values()
+    )
+    if has_paths and "rest-json" not in protocols:
+        protocols.append("rest-json")
+    meta["protocols"] = protocols
+    return {**model, "metadata": meta}
+
+
+@once
+def _athena_over_both_protocols() -> None:
+    """Athena over ``json`` and ``rest-json`` alike (:func:`athena_model_both_protocols`): the
+    model moto routes by declares both, and moto's Athena answers every path, not only ``/``
+    (its handlers read each parameter from the body, the query string or the path alike)."""
+    from moto.athena import urls as athena_urls
+    from moto.core import utils as core_utils
+
+    load = original(core_utils, "_load_service_model", "service_name", "model_name")
+    original(core_utils, "get_service_model", "service_name")
+
+    def _load_service_model(service_name: str, model_name: str) -> dict[str, Any]:
+        model: dict[str, Any] = load(service_name, model_name)
+        if service_name == "athena" and model_name == "service-2":
+            return athena_model_both_protocols(model)
+        return model
+
+    core_utils._load_service_model = _load_service_model
+    core_utils.get_service_model.cache_clear()  # a model loaded before this patch
+    paths = original(athena_urls, "url_paths")
+    dispatch = paths.get("{0}/$")
+    if dispatch is None:
+        raise moved("moto.athena.urls.url_paths has no '{0}/$' route")
+    paths.setdefault("{0}/.*$", dispatch)  # flask: /<path:route>
 
 
 # Application Auto Scaling
@@ -476,7 +556,7 @@ def _appautoscaling_tags() -> None:
     from moto.applicationautoscaling import responses as aas
 
     tags = _appautoscaling_tags_by_arn
-    register = aas.ApplicationAutoScalingResponse.register_scalable_target
+    register = original(aas.ApplicationAutoScalingResponse, "register_scalable_target")
 
     def register_scalable_target(self: Any) -> Any:
         body = register(self)
@@ -518,8 +598,11 @@ def _cheaper_request_paths() -> None:
     from moto.core.utils import unix_time
     from moto.sqs.models import SQSBackend
 
-    modules = tuple(backends.list_of_moto_modules())
+    modules = tuple(original(backends, "list_of_moto_modules")())
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+    original(SQSBackend, "is_message_valid_based_on_retention_period", "queue_name", "message")
+    original(SQSBackend, "get_queue", "queue_name")
 
     def is_message_valid_based_on_retention_period(
         self: Any, queue_name: str, message: Any
@@ -536,7 +619,7 @@ def _cheaper_request_paths() -> None:
     # subscriber's queue filling during a burst made every delivery slower than the last.
     from moto.sqs.models import Queue
 
-    every_attribute = Queue.attributes.fget  # type: ignore[attr-defined]
+    every_attribute = original(Queue, "attributes").fget
     sending = threading.local()
 
     def attributes(self: Any) -> dict[str, Any]:
@@ -546,7 +629,7 @@ def _cheaper_request_paths() -> None:
             return {}
         return {"ContentBasedDeduplication": str(bool(self.content_based_deduplication)).lower()}
 
-    original_send = SQSBackend.send_message
+    original_send = original(SQSBackend, "send_message")
 
     def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
         sending.active = True
@@ -562,6 +645,8 @@ def _cheaper_request_paths() -> None:
     # queue (visible, not delayed), which was 6% of `up`'s samples with the inbox's queue
     # a burst deep. Once per call now; the same comparisons.
     from moto.core.utils import unix_time_millis
+
+    original(Queue, "messages")
 
     def messages(self: Any) -> list[Any]:
         now = unix_time_millis()
@@ -612,6 +697,9 @@ def _cheaper_request_paths() -> None:
                 queue._messages = [m for m in queue._messages if id(m) not in gone]
         return answers
 
+    original(Queue, "delete_message", "receipt_handle")
+    original(SQSBackend, "delete_message_batch", "queue_name", "receipts")
+
     def delete_message(self: Any, receipt_handle: str) -> None:
         if not delete_handles(self, [receipt_handle])[0]:
             raise ReceiptHandleIsInvalid()
@@ -650,7 +738,8 @@ def _cheaper_request_paths() -> None:
 
     from moto.core.parse import QueryParser
 
-    parse_query = QueryParser._do_parse
+    parse_query = original(QueryParser, "_do_parse", "request_dict", "shape")
+    original(QueryParser, "_gonna_recurse", "query_params", "prefix")
 
     def _do_parse(self: Any, request_dict: Any, shape: Any) -> Any:
         values = request_dict["values"]
