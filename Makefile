@@ -1,18 +1,59 @@
-# ddbstream: every target creates the virtual environment it needs (.venv) when missing.
+# ddbstream: every target creates the virtual environment it needs (.venv) when missing, with
+# exactly the versions of the lock files: uv.lock (the project and its extras), requirements/
+# uv.txt (uv itself) and requirements/checkov.txt (checkov, in a venv of its own). A venv is
+# rebuilt when its lock file's content changes (the stamp is named by the lock's hash, so a
+# fresh clone's file times do not matter). `make lock` re-resolves, `make upgrade` moves every
+# pin to the newest allowed release and runs the suite, `make test-latest` runs the suite on the
+# newest allowed releases without touching the lock.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+UV_VENV := .venv-uv
+UV := $(UV_VENV)/bin/uv
+# uv never downloads a Python (it uses $(PY)); its cache (~/.cache/uv) serves repeat installs.
+export UV_PYTHON_DOWNLOADS := never
+lock_hash = $(shell cat $(1) | sha256sum | cut -c1-16)
+UV_STAMP := $(UV_VENV)/.installed-$(call lock_hash,requirements/uv.txt)
+STAMP := $(VENV)/.installed-$(call lock_hash,uv.lock pyproject.toml)
+EXTRAS := --extra local --extra dev
 
-.PHONY: venv test lint fmt demo bench bench-e2e package clean tf-check checkov
+.PHONY: venv test lint fmt demo bench bench-e2e package clean tf-check checkov lock upgrade \
+	test-latest
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[local,dev]'
-	@touch $(STAMP)
+$(UV_STAMP): requirements/uv.txt
+	@test -x $(UV_VENV)/bin/python || $(PY) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+	  --require-hashes -r requirements/uv.txt
+	@rm -f $(UV_VENV)/.installed-*; touch $@
+
+$(STAMP): $(UV_STAMP)
+	$(UV) sync -q --locked $(EXTRAS) --python $(PY)
+	@rm -f $(VENV)/.installed-*; touch $@
 
 venv: $(STAMP)
+
+## Re-resolve every lock file from pyproject.toml and requirements/*.in (keeping the pins that
+## still satisfy them); `make upgrade` moves every pin to the newest allowed release.
+UV_COMPILE := $(UV) pip compile -q --universal --python-version 3.11 --generate-hashes
+lock: $(UV_STAMP)
+	$(UV) lock $(UPGRADE)
+	$(UV_COMPILE) $(UPGRADE) requirements/uv.in -o requirements/uv.txt
+	$(UV_COMPILE) $(UPGRADE) requirements/checkov.in -o requirements/checkov.txt
+
+upgrade:
+	@$(MAKE) --no-print-directory lock UPGRADE=--upgrade
+	@$(MAKE) --no-print-directory test
+
+## The suite against the newest releases pyproject.toml allows, ignoring uv.lock, in a venv of
+## its own (.venv-latest, made anew each run): a moto or botocore release is seen the day it
+## ships. Not part of CI; `make upgrade` is how the lock moves.
+LATEST_VENV := .venv-latest
+test-latest: $(UV_STAMP)
+	rm -rf $(LATEST_VENV)
+	$(UV) venv -q --python $(PY) $(LATEST_VENV)
+	VIRTUAL_ENV=$(LATEST_VENV) $(UV) pip install -q --upgrade --refresh -e '.[local,dev]'
+	@VIRTUAL_ENV=$(LATEST_VENV) $(UV) pip list 2>/dev/null | grep -E '^(moto|boto3|botocore|duckdb) '
+	@$(MAKE) --no-print-directory test BIN=$(LATEST_VENV)/bin STAMP=$(UV_STAMP)
 
 ## The whole test suite: lint, then every test (slow end-to-end ones included).
 ## The checks before the tests run side by side (checkov installs into its own venv while ours
@@ -78,17 +119,16 @@ tf-check: venv
 	    [ "$$(cat "$$dir/validate.rc")" = 0 ] || failed=1; \
 	  done && [ $$failed = 0 ]
 
-## checkov over terraform/ in its own venv (its pins clash with ours). The first run installs it
-## (about 20 s from PyPI); every skip is written inline in the .tf files with its reason.
+## checkov over terraform/ in its own venv (its pins clash with ours), installed exactly from
+## requirements/checkov.txt; every skip is written inline in the .tf files with its reason.
 CHECKOV_VENV := .venv-checkov
-CHECKOV_SPEC := checkov>=3.2.300,<3.4
-$(CHECKOV_VENV)/.installed-stamp: Makefile
-	@test -x $(CHECKOV_VENV)/bin/python || $(PY) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install -q '$(CHECKOV_SPEC)'
-	@touch $@
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(call lock_hash,requirements/checkov.txt)
+$(CHECKOV_STAMP): $(UV_STAMP)
+	@test -x $(CHECKOV_VENV)/bin/python || $(UV) venv -q --python $(PY) $(CHECKOV_VENV)
+	$(UV) pip sync -q --require-hashes --python $(CHECKOV_VENV)/bin/python requirements/checkov.txt
+	@rm -f $(CHECKOV_VENV)/.installed-*; touch $@
 
-checkov: $(CHECKOV_VENV)/.installed-stamp
+checkov: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
 
 clean:
