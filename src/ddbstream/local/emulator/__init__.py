@@ -103,6 +103,7 @@ from __future__ import annotations
 
 from ddbstream.local.clients import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY
 
+from .compat import UnsupportedMotoError, check_moto_version
 from .patches import _requires_insecure_transport as _requires_insecure_transport
 from .patches import patch_moto
 from .replay import apply_receipts, receipts, reproducible
@@ -131,7 +132,9 @@ __all__ = [
     "Deliveries",
     "Emulator",
     "NotLoopbackError",
+    "UnsupportedMotoError",
     "apply_receipts",
+    "check_moto_version",
     "deliveries",
     "free_port",
     "is_loopback",

@@ -68,6 +68,7 @@ def start_detached(
     state = find_running(state_dir)
     if state is not None:
         return state, False
+    emulator.check_moto_version()  # here, in one line, not in the child's log
     state_dir.mkdir(parents=True, exist_ok=True)
     if lock_held(state_dir):  # another `up` is starting: wait for it
         say(f"a local stack is starting in {state_dir}: waiting for it")
