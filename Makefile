@@ -15,10 +15,10 @@ export UV_PYTHON_DOWNLOADS := never
 lock_hash = $(shell cat $(1) | sha256sum | cut -c1-16)
 UV_STAMP := $(UV_VENV)/.installed-$(call lock_hash,requirements/uv.txt)
 STAMP := $(VENV)/.installed-$(call lock_hash,uv.lock pyproject.toml)
-EXTRAS := --extra local --extra dev
+EXTRAS := --extra local --extra dev --extra docs
 
 .PHONY: venv test lint fmt demo bench bench-e2e package clean tf-check checkov lock upgrade \
-	test-latest
+	test-latest docs docs-check
 
 $(UV_STAMP): requirements/uv.txt
 	@test -x $(UV_VENV)/bin/python || $(PY) -m venv $(UV_VENV)
@@ -51,7 +51,7 @@ LATEST_VENV := .venv-latest
 test-latest: $(UV_STAMP)
 	rm -rf $(LATEST_VENV)
 	$(UV) venv -q --python $(PY) $(LATEST_VENV)
-	VIRTUAL_ENV=$(LATEST_VENV) $(UV) pip install -q --upgrade --refresh -e '.[local,dev]'
+	VIRTUAL_ENV=$(LATEST_VENV) $(UV) pip install -q --upgrade --refresh -e '.[local,dev,docs]'
 	@VIRTUAL_ENV=$(LATEST_VENV) $(UV) pip list 2>/dev/null | grep -E '^(moto|boto3|botocore|duckdb) '
 	@$(MAKE) --no-print-directory test BIN=$(LATEST_VENV)/bin STAMP=$(UV_STAMP)
 
@@ -62,17 +62,28 @@ test-latest: $(UV_STAMP)
 ## process, in collection order).
 PYTEST_WORKERS ?= 3
 test:
-	@$(MAKE) --no-print-directory -j 3 --output-sync=target lint tf-check checkov
+	@$(MAKE) --no-print-directory -j 3 --output-sync=target lint tf-check checkov docs-check
 	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests selected"; rc=0; fi; exit $$rc
 
 lint: venv
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 fmt: venv
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
+
+## The manual (docs/, mkdocs): regenerate the reference pages from the code, build the site
+## into build/site/. docs-check (part of `make test`) fails on a stale page or a broken build.
+export NO_MKDOCS_2_WARNING := 1
+docs: venv
+	$(BIN)/python tools/reference.py
+	$(BIN)/mkdocs build -q
+
+docs-check: venv
+	$(BIN)/python tools/reference.py --check
+	$(BIN)/mkdocs build -q
 
 ## The demo: the local stack, the seed README's walkthrough, a summary.
 demo: venv
